@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import type { CompiledConfig } from '../config/compile-config.js';
+import type { RevocationService } from '../revocation/revocation-service.js';
+
+export interface HealthDeps {
+  readonly compiled: CompiledConfig;
+  readonly revocations: RevocationService;
+  /** Set when the process is draining: readiness turns false first so balancers stop sending. */
+  readonly isDraining: () => boolean;
+}
+
+/** Liveness says the process answers; readiness says whether it should get traffic, and why not. */
+export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const problems: string[] = [];
+    const degraded: string[] = [];
+    if (deps.isDraining()) problems.push('draining');
+    for (const issuer of deps.compiled.registry.byId.values()) {
+      if (issuer.keys.all.length === 0) problems.push(`issuer ${issuer.id}: no usable keys`);
+    }
+    const store = deps.revocations.store;
+    if (!store.available) {
+      const why = `revocation store (${store.kind}) unavailable: ${store.unavailableReason ?? 'unknown'}`;
+      if (deps.revocations.isStale()) problems.push(`${why}; state stale, fail-closed`);
+      else degraded.push(`${why}; serving the last known revocations`);
+    }
+    const status = problems.length > 0 ? 'not_ready' : degraded.length > 0 ? 'degraded' : 'ready';
+    reply.code(problems.length > 0 ? 503 : 200);
+    return {
+      status,
+      problems,
+      degraded,
+      store: { kind: store.kind, available: store.available, staleSeconds: deps.revocations.staleSeconds() },
+      revocations: deps.revocations.mirror.size,
+    };
+  });
+}

@@ -1,0 +1,58 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { CompiledConfig } from '../config/compile-config.js';
+import { formatPath } from '../config/expand-env.js';
+import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
+import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
+import { StoreUnavailableError } from '../revocation/revocation-store.js';
+import { requireAdminToken } from './admin-auth.js';
+
+interface Deps {
+  readonly compiled: CompiledConfig;
+  readonly revocations: RevocationService;
+}
+
+/** POST/GET/DELETE /revocations. A 201 means the store has the record; nothing is acknowledged and dropped. */
+export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void {
+  app.addHook('onRequest', requireAdminToken(deps.compiled.config.admin.token));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof StoreUnavailableError) {
+      return reply
+        .code(503)
+        .send({ error: 'store_unavailable', message: `revocation not stored: ${error.message}` });
+    }
+    if (error instanceof RevocationRefusedError) {
+      return reply.code(error.status).send({ error: 'refused', message: error.message });
+    }
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: 'bad_request', message: error.message });
+    request.log.error({ err: error }, 'admin API error');
+    return reply.code(500).send({ error: 'server_error' });
+  });
+
+  app.post('/revocations', async (request, reply) => {
+    const parsed = revocationRequestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+      return reply.code(400).send({ error: 'invalid_request', problems });
+    }
+    const body = parsed.data;
+    if (!deps.compiled.registry.byId.has(body.issuer)) {
+      return reply
+        .code(400)
+        .send({ error: 'invalid_request', problems: [`issuer: unknown issuer ${body.issuer}`] });
+    }
+    const { record, created } = await deps.revocations.revoke(specOf(body), {
+      reason: body.reason,
+      by: body.by ?? 'admin-api',
+      source: body.by?.startsWith('cli:') ? 'cli' : 'api',
+    });
+    return reply.code(created ? 201 : 200).send(record);
+  });
+
+  app.get('/revocations', async () => ({ revocations: deps.revocations.list() }));
+
+  app.delete<{ Params: { id: string } }>('/revocations/:id', async (request) => {
+    const removed = await deps.revocations.unrevoke(request.params.id, 'admin-api');
+    return { removed };
+  });
+}

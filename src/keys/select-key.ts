@@ -1,0 +1,108 @@
+import { AuthFailure } from '../verify/auth-failure.js';
+import type { ForgeryCheckBudget } from '../verify/forgery-budget.js';
+import type { ParsedToken } from '../verify/parse-token.js';
+import type { SignatureEvidence } from '../verify/reasons.js';
+import { verifySignature } from '../verify/verify-signature.js';
+import type { RevocationMirror } from '../revocation/revocation-mirror.js';
+import type { CompiledIssuer, IssuerRegistry } from './issuer-registry.js';
+import { type KeyEntry, keyActiveAt, keySupportsAlg } from './key-entry.js';
+
+export interface KeyStepDeps {
+  readonly registry: IssuerRegistry;
+  readonly revocations: RevocationMirror;
+  readonly budget: ForgeryCheckBudget;
+}
+
+/**
+ * Step 5: the key is looked up in the set of the issuer the token names, and nowhere else.
+ * A kid found only in another issuer's set is the Storm-0558 signature, not an unknown key.
+ */
+export function selectKey(
+  token: ParsedToken,
+  issuer: CompiledIssuer,
+  deps: KeyStepDeps,
+  nowMs: number,
+): KeyEntry {
+  const { alg, kid } = token.header;
+  const base = {
+    claimedIssuer: issuer.iss,
+    issuerId: issuer.id,
+    alg,
+    kid,
+    sub: token.claims.sub,
+    jti: token.claims.jti,
+  };
+  const key = kid === undefined ? onlyKeyFor(issuer, alg) : issuer.keys.byKid.get(kid);
+  if (key === undefined) {
+    const foreign = kid === undefined ? [] : deps.registry.foreignKeys(kid, issuer.id);
+    if (foreign.length > 0) {
+      const owner = foreign[0]!;
+      throw new AuthFailure('key_issuer_mismatch', {
+        ...base,
+        keyIssuer: owner.issuerId,
+        signatureValid: evidence(token, foreign, deps.budget, nowMs),
+      });
+    }
+    throw new AuthFailure('unknown_key', base);
+  }
+  if (!keySupportsAlg(key, alg)) {
+    throw new AuthFailure('alg_not_allowed', {
+      ...base,
+      note: `key ${key.kid} is ${key.kty} and cannot sign ${alg}`,
+    });
+  }
+  assertKeyUsable(token, key, deps, nowMs);
+  return key;
+}
+
+/** Key state, checked on every request including verified-token cache hits. */
+export function assertKeyUsable(
+  token: ParsedToken | null,
+  key: KeyEntry,
+  deps: KeyStepDeps,
+  nowMs: number,
+): void {
+  const detail = () => ({
+    issuerId: key.issuerId,
+    kid: key.kid,
+    alg: token?.header.alg,
+    sub: token?.claims.sub,
+    jti: token?.claims.jti,
+    // A token that reached the cache was verified under this very key.
+    signatureValid: token === null ? true : evidence(token, [key], deps.budget, nowMs),
+  });
+  if (deps.revocations.isKeyRevoked(key.issuerId, key.kid)) throw new AuthFailure('key_revoked', detail());
+  if (!keyActiveAt(key, nowMs))
+    throw new AuthFailure('key_inactive', { ...detail(), note: 'key outside its validity window' });
+  const iat = token?.claims.iat;
+  if (iat !== undefined && !keyActiveAt(key, iat * 1000)) {
+    throw new AuthFailure('key_inactive', {
+      ...detail(),
+      note: 'token issued outside the key validity window',
+    });
+  }
+}
+
+function onlyKeyFor(issuer: CompiledIssuer, alg: string): KeyEntry | undefined {
+  let found: KeyEntry | undefined;
+  for (const key of issuer.keys.all) {
+    if (!keySupportsAlg(key, alg)) continue;
+    if (found !== undefined) return undefined;
+    found = key;
+  }
+  return found;
+}
+
+function evidence(
+  token: ParsedToken,
+  keys: readonly KeyEntry[],
+  budget: ForgeryCheckBudget,
+  nowMs: number,
+): SignatureEvidence {
+  for (const key of keys) {
+    if (!keySupportsAlg(key, token.header.alg)) continue;
+    if (!budget.take(nowMs)) return 'unchecked';
+    if (verifySignature(token.header.alg, key, token.signingInput, token.signature)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Reason, Severity, SignatureEvidence } from '../verify/reasons.js';
+
+/** One refusal as the security log records it; identifies the token, never contains it. */
+export interface RefusalEvent {
+  readonly event: 'auth.refused';
+  readonly reason: Reason;
+  readonly severity: Severity;
+  readonly status: number;
+  readonly route: string | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly ip: string;
+  readonly claimedIssuer: string | undefined;
+  readonly issuerId: string | undefined;
+  readonly keyIssuer: string | undefined;
+  readonly kid: string | undefined;
+  readonly alg: string | undefined;
+  readonly sub: string | undefined;
+  readonly jti: string | undefined;
+  readonly tokenFingerprint: string | undefined;
+  readonly signatureValid: SignatureEvidence | undefined;
+  readonly note: string | undefined;
+}
+
+export type RefusalListener = (event: RefusalEvent) => void;
+
+/** Writes every refusal to the log, and hands it to listeners (counters, blocking, streams). */
+export class SecurityEvents {
+  private readonly listeners: RefusalListener[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  onRefusal(listener: RefusalListener): void {
+    this.listeners.push(listener);
+  }
+
+  refused(event: RefusalEvent): void {
+    const message = describe(event);
+    if (event.severity === 'critical') this.logger.error(event, message);
+    else if (event.severity === 'high') this.logger.warn(event, message);
+    else this.logger.info(event, message);
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+function describe(e: RefusalEvent): string {
+  if (e.severity === 'critical' && e.signatureValid === true) {
+    const holder = e.reason === 'key_issuer_mismatch' ? `issuer ${e.keyIssuer}` : `issuer ${e.issuerId}`;
+    return `FORGERY CONFIRMED: token signed with the private key ${e.kid} of ${holder} (${e.reason}); someone holds that key`;
+  }
+  if (e.severity === 'critical') return `critical refusal: ${e.reason}`;
+  if (e.signatureValid === false) return `probe: ${e.reason} with a signature that does not verify`;
+  return `refused: ${e.reason}`;
+}

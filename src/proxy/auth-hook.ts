@@ -1,0 +1,88 @@
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { SecurityEvents } from '../observability/security-events.js';
+import type { RevocationService } from '../revocation/revocation-service.js';
+import { AuthFailure } from '../verify/auth-failure.js';
+import { checkRoute } from '../verify/check-route.js';
+import { extractBearer } from '../verify/extract-bearer.js';
+import { tokenFingerprint } from '../verify/fingerprint.js';
+import { REASONS, severityOf } from '../verify/reasons.js';
+import { sendRefusal } from '../verify/refusal-reply.js';
+import type { TokenVerifier } from '../verify/verify-token.js';
+import type { CompiledRoute } from './compile-routes.js';
+import { type RouteMatcher, routablePath } from './match-route.js';
+
+export interface AuthHookDeps {
+  readonly matcher: RouteMatcher;
+  readonly verifier: TokenVerifier;
+  readonly revocations: RevocationService;
+  readonly events: SecurityEvents;
+  readonly clock: () => number;
+  readonly maxTokenBytes: number;
+}
+
+/**
+ * The whole pipeline, in onRequest so that nothing of a refused request's body is read.
+ * Every step throws an AuthFailure; this hook is the one place that turns it into a reply.
+ */
+export function createAuthHook(deps: AuthHookDeps): onRequestHookHandler {
+  return function authenticate(request, reply, done) {
+    let route: CompiledRoute | undefined;
+    let token: string | undefined;
+    try {
+      const path = routablePath(request.url);
+      route = path === undefined ? undefined : deps.matcher.match(path);
+      if (route === undefined) throw new AuthFailure('no_route');
+      request.gatewayRoute = route;
+      if (deps.revocations.isStale()) throw new AuthFailure('revocation_state_stale');
+      token = extractBearer(request.raw.rawHeaders, deps.maxTokenBytes);
+      const verified = deps.verifier.verify(token);
+      checkRoute(verified, route, deps.revocations.mirror, deps.clock());
+      request.auth = verified;
+      done();
+    } catch (err) {
+      if (!(err instanceof AuthFailure)) {
+        done(err as Error);
+        return;
+      }
+      refuse(request, reply, err, route, token, deps.events);
+    }
+  };
+}
+
+function refuse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  failure: AuthFailure,
+  route: CompiledRoute | undefined,
+  token: string | undefined,
+  events: SecurityEvents,
+): void {
+  const { reason, detail } = failure;
+  const severity = severityOf(reason, {
+    signatureValid: detail.signatureValid,
+    alg: detail.alg,
+    routeMintsTokens: route?.mintsTokens,
+  });
+  const q = request.url.indexOf('?');
+  events.refused({
+    event: 'auth.refused',
+    reason,
+    severity,
+    status: REASONS[reason].status,
+    route: route?.name,
+    method: request.method,
+    path: q === -1 ? request.url : request.url.slice(0, q),
+    ip: request.ip,
+    claimedIssuer: detail.claimedIssuer,
+    issuerId: detail.issuerId,
+    keyIssuer: detail.keyIssuer,
+    kid: detail.kid,
+    alg: detail.alg,
+    sub: detail.sub,
+    jti: detail.jti,
+    tokenFingerprint: token === undefined ? undefined : tokenFingerprint(token),
+    signatureValid: detail.signatureValid,
+    note: detail.note,
+  });
+  sendRefusal(reply, reason, detail.retryAfterSeconds);
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+
+export type RevocationSpec =
+  | { kind: 'key'; issuer: string; kid: string }
+  | { kind: 'token'; issuer: string; jti: string; exp?: number | undefined }
+  | { kind: 'subject'; issuer: string; sub: string; before: string }
+  | { kind: 'issuer'; issuer: string; before: string };
+
+export type RevocationKind = RevocationSpec['kind'];
+export type RevocationSource = 'config' | 'api' | 'cli';
+
+/** A revocation as stored: what, and the audit facts (who, when, why, through what). */
+export type RevocationRecord = RevocationSpec & {
+  id: string;
+  reason: string | undefined;
+  by: string;
+  at: string;
+  source: RevocationSource;
+  /** Epoch ms after which the record may be dropped (token revocations only). */
+  expiresAt: number | undefined;
+};
+
+/**
+ * The id is derived from what is revoked, so revoking the same thing twice (from the config at
+ * every start, or an operator repeating a command) finds the record that is already there.
+ */
+export function revocationId(spec: RevocationSpec): string {
+  const what =
+    spec.kind === 'key'
+      ? [spec.issuer, spec.kid]
+      : spec.kind === 'token'
+        ? [spec.issuer, spec.jti]
+        : spec.kind === 'subject'
+          ? [spec.issuer, spec.sub, spec.before]
+          : [spec.issuer, spec.before];
+  const digest = createHash('sha256')
+    .update(JSON.stringify([spec.kind, ...what]))
+    .digest('hex');
+  return `${spec.kind}-${digest.slice(0, 16)}`;
+}
+
+export interface RecordFacts {
+  reason?: string | undefined;
+  by: string;
+  source: RevocationSource;
+  now: number;
+  /** Added to a token's exp before its revocation may be forgotten. */
+  clockSkewSeconds: number;
+}
+
+export function makeRecord(spec: RevocationSpec, facts: RecordFacts): RevocationRecord {
+  const expiresAt =
+    spec.kind === 'token' && spec.exp !== undefined ? (spec.exp + facts.clockSkewSeconds) * 1000 : undefined;
+  return {
+    ...spec,
+    id: revocationId(spec),
+    reason: facts.reason,
+    by: facts.by,
+    at: new Date(facts.now).toISOString(),
+    source: facts.source,
+    expiresAt,
+  };
+}

@@ -1,0 +1,186 @@
+import type { Logger } from 'pino';
+import type { RevocationsConfig, StoreConfig } from '../config/schema.js';
+import { RevocationMirror } from './revocation-mirror.js';
+import {
+  makeRecord,
+  type RevocationRecord,
+  type RevocationSource,
+  type RevocationSpec,
+} from './revocation-record.js';
+import { type RevocationStore, StoreUnavailableError } from './revocation-store.js';
+
+export class RevocationRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409,
+  ) {
+    super(message);
+    this.name = 'RevocationRefusedError';
+  }
+}
+
+export interface RevocationServiceOptions {
+  readonly store: RevocationStore;
+  readonly storeConfig: StoreConfig;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  /** Largest clock skew of any issuer: a revoked token is remembered this long past its exp. */
+  readonly clockSkewSeconds: number;
+}
+
+/**
+ * Keeps the hot-path mirror equal to the store: config revocations are written at start,
+ * changes arrive by subscription, and a periodic version check resyncs an instance that
+ * missed a message. Writes go to the store first and reach the mirror only once stored.
+ */
+export class RevocationService {
+  readonly mirror = new RevocationMirror();
+  private lastSyncAt: number;
+  private lastVersion = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private pendingConfig: RevocationRecord[] = [];
+
+  constructor(private readonly options: RevocationServiceOptions) {
+    this.lastSyncAt = options.clock();
+    options.store.subscribe((change) => {
+      if (change.op === 'add') this.mirror.apply(change.record);
+      else this.mirror.remove(change.id);
+      this.lastSyncAt = this.options.clock();
+    });
+    options.store.onReconnect(() => void this.sync());
+  }
+
+  get store(): RevocationStore {
+    return this.options.store;
+  }
+
+  /** Loads config revocations and the store. A store that is down is not fatal: see readiness. */
+  async start(config: RevocationsConfig): Promise<void> {
+    const now = this.options.clock();
+    this.pendingConfig = configRecords(config, now, this.options.clockSkewSeconds);
+    // The config's revocations hold from the first request, whether or not the store answers.
+    for (const record of this.pendingConfig) this.mirror.apply(record);
+    await this.sync();
+    const every = this.options.storeConfig.resyncSeconds * 1000;
+    this.timer = setInterval(() => void this.sync(), every);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.options.store.close();
+  }
+
+  /** Seconds since the mirror was last known to equal the store. */
+  staleSeconds(): number {
+    return this.options.store.available ? 0 : (this.options.clock() - this.lastSyncAt) / 1000;
+  }
+
+  /** Whether fail-closed routes must refuse: the store is gone for longer than allowed. */
+  isStale(): boolean {
+    const { onUnavailable, maxStaleSeconds } = this.options.storeConfig;
+    return onUnavailable === 'fail-closed' && this.staleSeconds() > maxStaleSeconds;
+  }
+
+  async revoke(
+    spec: RevocationSpec,
+    facts: { reason?: string | undefined; by: string; source: RevocationSource },
+  ): Promise<{ record: RevocationRecord; created: boolean }> {
+    const record = makeRecord(spec, {
+      ...facts,
+      now: this.options.clock(),
+      clockSkewSeconds: this.options.clockSkewSeconds,
+    });
+    const stored = await this.options.store.add(record);
+    this.mirror.apply(stored.record);
+    this.options.logger.warn(
+      { event: 'revocation.added', revocation: stored.record, created: stored.created },
+      `revoked ${describe(stored.record)}`,
+    );
+    return stored;
+  }
+
+  async unrevoke(id: string, by: string): Promise<RevocationRecord> {
+    const record = this.mirror.get(id) ?? (await this.options.store.list()).find((r) => r.id === id);
+    if (record === undefined) throw new RevocationRefusedError(`no revocation with id ${id}`, 404);
+    if (record.source === 'config') {
+      throw new RevocationRefusedError(
+        `revocation ${id} comes from the configuration file; remove it there and reload, it cannot be lifted through the API`,
+        409,
+      );
+    }
+    const removed = await this.options.store.remove(id);
+    this.mirror.remove(id);
+    this.options.logger.warn(
+      { event: 'revocation.removed', revocation: removed ?? record, by },
+      `lifted ${describe(record)}`,
+    );
+    return removed ?? record;
+  }
+
+  list(): RevocationRecord[] {
+    return this.mirror.list();
+  }
+
+  /** Reloads the mirror from the store when its version moved; writes pending config records. */
+  async sync(): Promise<void> {
+    const store = this.options.store;
+    try {
+      if (this.pendingConfig.length > 0) {
+        for (const record of this.pendingConfig) await store.add(record);
+        this.pendingConfig = [];
+      }
+      const version = await store.version();
+      if (version !== this.lastVersion) {
+        const records = await store.list();
+        this.mirror.replaceAll(records);
+        this.lastVersion = version;
+      }
+      const expired = this.mirror.expire(this.options.clock());
+      for (const id of expired) await store.remove(id);
+      this.lastSyncAt = this.options.clock();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      this.options.logger.warn(
+        { event: 'revocation.sync_failed', err: err.message },
+        'revocation store unavailable',
+      );
+    }
+  }
+}
+
+function configRecords(config: RevocationsConfig, now: number, clockSkewSeconds: number): RevocationRecord[] {
+  const facts = { by: 'config', source: 'config' as const, now, clockSkewSeconds };
+  const specs: { spec: RevocationSpec; reason: string | undefined }[] = [
+    ...config.keys.map((k) => ({
+      spec: { kind: 'key' as const, issuer: k.issuer, kid: k.kid },
+      reason: k.reason,
+    })),
+    ...config.tokens.map((t) => ({
+      spec: { kind: 'token' as const, issuer: t.issuer, jti: t.jti, exp: t.exp },
+      reason: t.reason,
+    })),
+    ...config.subjects.map((s) => ({
+      spec: { kind: 'subject' as const, issuer: s.issuer, sub: s.sub, before: s.before },
+      reason: s.reason,
+    })),
+    ...config.issuers.map((i) => ({
+      spec: { kind: 'issuer' as const, issuer: i.issuer, before: i.before },
+      reason: i.reason,
+    })),
+  ];
+  return specs.map(({ spec, reason }) => makeRecord(spec, { ...facts, reason }));
+}
+
+export function describe(r: RevocationRecord): string {
+  switch (r.kind) {
+    case 'key':
+      return `key ${r.kid} of ${r.issuer}`;
+    case 'token':
+      return `token ${r.jti} of ${r.issuer}`;
+    case 'subject':
+      return `subject ${r.sub} of ${r.issuer} before ${r.before}`;
+    case 'issuer':
+      return `every token of ${r.issuer} issued before ${r.before}`;
+  }
+}

@@ -1,0 +1,34 @@
+import type { RevocationRecord } from './revocation-record.js';
+
+export type RevocationChange = { op: 'add'; record: RevocationRecord } | { op: 'remove'; id: string };
+
+/** Thrown when the store cannot take or give revocations; never swallowed. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * Where revocations live. `memory` is one process; `redis` is shared by every instance.
+ * Every write resolves only once the record is durable in the store, or rejects.
+ */
+export interface RevocationStore {
+  readonly kind: 'memory' | 'redis';
+  /** Whether the last contact with the backing store succeeded. */
+  readonly available: boolean;
+  /** Why it is unavailable, for /readyz. */
+  readonly unavailableReason: string | undefined;
+  list(): Promise<RevocationRecord[]>;
+  /** Adds the record unless one with its id exists; returns the stored one. */
+  add(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
+  remove(id: string): Promise<RevocationRecord | undefined>;
+  /** A number that changes with every write: a cheap way to notice a missed message. */
+  version(): Promise<number>;
+  /** Changes made by any instance, including this one. */
+  subscribe(listener: (change: RevocationChange) => void): void;
+  /** Called when the store becomes reachable again, so the caller can resync. */
+  onReconnect(listener: () => void): void;
+  close(): Promise<void>;
+}

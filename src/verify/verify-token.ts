@@ -1,0 +1,127 @@
+import { LRUCache } from 'lru-cache';
+import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
+import type { KeyEntry } from '../keys/key-entry.js';
+import { assertKeyUsable, type KeyStepDeps, selectKey } from '../keys/select-key.js';
+import type { RevocationMirror } from '../revocation/revocation-mirror.js';
+import { AuthFailure } from './auth-failure.js';
+import { checkAlgAndType, checkForbiddenHeader } from './check-header.js';
+import { checkClaims, scopesOf } from './check-claims.js';
+import { ForgeryCheckBudget } from './forgery-budget.js';
+import { tokenFingerprint } from './fingerprint.js';
+import { type Claims, parseToken } from './parse-token.js';
+import { verifySignature } from './verify-signature.js';
+
+/** A token whose signature, issuer binding and issuer-level claims have been verified. */
+export interface VerifiedToken {
+  readonly issuer: CompiledIssuer;
+  readonly key: KeyEntry;
+  readonly alg: string;
+  readonly claims: Claims;
+  readonly scopes: ReadonlySet<string>;
+  readonly fingerprint: string;
+}
+
+export interface VerifierOptions {
+  readonly registry: IssuerRegistry;
+  readonly revocations: RevocationMirror;
+  readonly clock: () => number;
+  readonly cache: { readonly enabled: boolean; readonly maxEntries: number; readonly maxBytes: number };
+  readonly forgeryChecksPerSecond: number;
+}
+
+// Per-entry bookkeeping beyond the token string itself (claims object, Set, fields).
+const ENTRY_OVERHEAD_BYTES = 600;
+
+/**
+ * Steps 1 to 6 of the pipeline for one token, independent of the route. A bounded cache keyed
+ * by the token skips the signature for a token seen before, and never skips what can change
+ * after it was verified: key state, revocation (done by the caller) and the clock.
+ */
+export class TokenVerifier {
+  private readonly cache: LRUCache<string, VerifiedToken> | undefined;
+  private readonly keyDeps: KeyStepDeps;
+  private cacheHits = 0;
+  private cacheMisses = 0;
+
+  constructor(private readonly options: VerifierOptions) {
+    this.keyDeps = {
+      registry: options.registry,
+      revocations: options.revocations,
+      budget: new ForgeryCheckBudget(options.forgeryChecksPerSecond),
+    };
+    this.cache = options.cache.enabled
+      ? new LRUCache<string, VerifiedToken>({
+          max: options.cache.maxEntries,
+          maxSize: options.cache.maxBytes,
+          sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
+        })
+      : undefined;
+  }
+
+  get stats(): { hits: number; misses: number; size: number; bytes: number } {
+    return {
+      hits: this.cacheHits,
+      misses: this.cacheMisses,
+      size: this.cache?.size ?? 0,
+      bytes: this.cache?.calculatedSize ?? 0,
+    };
+  }
+
+  clearCache(): void {
+    this.cache?.clear();
+  }
+
+  verify(token: string): VerifiedToken {
+    const now = this.options.clock();
+    const cached = this.cache?.get(token);
+    if (cached !== undefined) {
+      // A key set replaced since (rotation, reload) sends the token down the full path again.
+      if (cached.issuer.keys.byKid.get(cached.key.kid) === cached.key) {
+        this.cacheHits += 1;
+        assertKeyUsable(null, cached.key, this.keyDeps, now);
+        checkClaims(cached.claims, cached.issuer, now);
+        return cached;
+      }
+      this.cache?.delete(token);
+    }
+    this.cacheMisses += 1;
+    const verified = this.verifyFully(token, now);
+    this.cache?.set(token, verified);
+    return verified;
+  }
+
+  private verifyFully(token: string, now: number): VerifiedToken {
+    const parsed = parseToken(token);
+    const { header, claims } = parsed;
+    checkForbiddenHeader(header);
+    const issuer = claims.iss === undefined ? undefined : this.options.registry.byIss.get(claims.iss);
+    if (issuer === undefined) {
+      throw new AuthFailure('unknown_issuer', {
+        claimedIssuer: claims.iss,
+        alg: header.alg,
+        kid: header.kid,
+        sub: claims.sub,
+      });
+    }
+    checkAlgAndType(header, issuer);
+    const key = selectKey(parsed, issuer, this.keyDeps, now);
+    if (!verifySignature(header.alg, key, parsed.signingInput, parsed.signature)) {
+      throw new AuthFailure('bad_signature', {
+        claimedIssuer: issuer.iss,
+        issuerId: issuer.id,
+        alg: header.alg,
+        kid: key.kid,
+        sub: claims.sub,
+      });
+    }
+    checkClaims(claims, issuer, now);
+    return {
+      issuer,
+      key,
+      alg: header.alg,
+      claims,
+      scopes: scopesOf(claims),
+      fingerprint: tokenFingerprint(token),
+    };
+  }
+}
