@@ -1,10 +1,10 @@
 import httpProxy from '@fastify/http-proxy';
 import Fastify, {
-  LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { CompiledConfig } from './config/compile-config.js';

@@ -1,4 +1,4 @@
-import { Redis, Cluster, type RedisOptions, type ClusterNode } from 'ioredis';
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
 import type { RevocationRecord } from './revocation-record.js';
@@ -87,6 +87,16 @@ export class RedisRevocationStore implements RevocationStore {
       this.subscriber.subscribe(this.keys.channel).catch(() => {});
     });
     this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+  }
+
+  /** Resolves once connected; rejects after `timeoutMs` with the reason Redis gave. */
+  async waitUntilReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.available) {
+      if (Date.now() > deadline)
+        throw new StoreUnavailableError(`redis not reachable: ${this.unavailableReason}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
 
   async list(): Promise<RevocationRecord[]> {

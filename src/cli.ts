@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { checkConfigCommand } from './cli/check-config-command.js';
+import { CliError } from './cli/cli-error.js';
+import { keysGenerateCommand, tokenMintCommand } from './cli/dev-commands.js';
+import { listRevocationsCommand, revokeCommand, unrevokeCommand } from './cli/revocation-commands.js';
+import { startCommand } from './cli/start-command.js';
+import { ConfigError } from './config/config-error.js';
+import { loadConfigFile } from './config/load-config.js';
+
+const USAGE = `provgate: an auth gateway that checks where a token came from
+
+usage:
+  provgate start [--config FILE] [--drain-seconds N]
+  provgate check-config [--config FILE]
+  provgate revoke key     --issuer ID --kid KID            [--reason TEXT] [--config FILE]
+  provgate revoke token   --issuer ID --jti JTI [--exp N]  [--reason TEXT] [--config FILE]
+  provgate revoke subject --issuer ID --sub SUB --before RFC3339 [--reason TEXT] [--config FILE]
+  provgate revoke issuer  --issuer ID --before RFC3339     [--reason TEXT] [--config FILE]
+  provgate revocations list [--config FILE]
+  provgate unrevoke ID [--config FILE]
+  provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
+  provgate token mint --key PRIVATE_JWK --iss ISS --sub SUB [--aud AUD] [--scp "A B"] [--tid T]
+                      [--ttl SECONDS] [--claim name=value ...]               (development only)
+
+--config defaults to config/gateway.yaml.`;
+
+const OPTIONS = {
+  config: { type: 'string', default: 'config/gateway.yaml' },
+  'drain-seconds': { type: 'string', default: '10' },
+  issuer: { type: 'string' },
+  kid: { type: 'string' },
+  jti: { type: 'string' },
+  sub: { type: 'string' },
+  before: { type: 'string' },
+  exp: { type: 'string' },
+  reason: { type: 'string' },
+  by: { type: 'string' },
+  alg: { type: 'string' },
+  out: { type: 'string' },
+  key: { type: 'string' },
+  iss: { type: 'string' },
+  aud: { type: 'string' },
+  scp: { type: 'string' },
+  tid: { type: 'string' },
+  ttl: { type: 'string' },
+  claim: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  const [command, sub] = positionals;
+  const configPath = values.config;
+  if (values.help || command === undefined || command === 'help') {
+    out(USAGE);
+    return;
+  }
+  const config = () => loadConfigFile(configPath).config;
+  switch (command) {
+    case 'start':
+      return startCommand(configPath, Number(values['drain-seconds']));
+    case 'check-config':
+      return checkConfigCommand(configPath, out);
+    case 'revoke':
+      if (sub === undefined) throw new CliError('usage: provgate revoke key|token|subject|issuer ...');
+      return revokeCommand(config(), sub, values, out);
+    case 'revocations':
+      if (sub !== 'list') throw new CliError('usage: provgate revocations list');
+      return listRevocationsCommand(config(), out);
+    case 'unrevoke':
+      return unrevokeCommand(config(), sub, out);
+    case 'keys':
+      if (sub !== 'generate') throw new CliError('usage: provgate keys generate --issuer ID ...');
+      return keysGenerateCommand(values, out);
+    case 'token':
+      if (sub !== 'mint') throw new CliError('usage: provgate token mint --key FILE ...');
+      return tokenMintCommand(values, out);
+    default:
+      throw new CliError(`unknown command ${command}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    for (const problem of err.problems) process.stderr.write(`${problem}\n`);
+    process.stderr.write(`configuration invalid: ${err.problems.length} problem(s)\n`);
+  } else if (err instanceof CliError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`provgate: ${(err as Error).message}\n`);
+  } else {
+    process.stderr.write(`provgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+  }
+  process.exitCode = (err as CliError).exitCode ?? 1;
+});

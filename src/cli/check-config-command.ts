@@ -1,0 +1,33 @@
+import { compileConfig } from '../config/compile-config.js';
+import { loadConfigFile } from '../config/load-config.js';
+
+/** Prints what the gateway would run with; throws ConfigError (every problem) when it would not start. */
+export async function checkConfigCommand(configPath: string, out: (line: string) => void): Promise<void> {
+  const { config, path } = loadConfigFile(configPath);
+  const compiled = await compileConfig(config, path);
+  out(`config ${path}: ok`);
+  out('issuers:');
+  for (const issuer of compiled.registry.byId.values()) {
+    out(`  ${issuer.id}  ${issuer.iss}  role=${issuer.role}  algorithms=${[...issuer.algorithms].join(',')}`);
+    for (const key of issuer.keys.all) {
+      const from = key.notBefore === undefined ? '-' : new Date(key.notBefore).toISOString();
+      const to = key.notAfter === undefined ? '-' : new Date(key.notAfter).toISOString();
+      const revoked = config.revocations.keys.some((r) => r.issuer === issuer.id && r.kid === key.kid)
+        ? '  REVOKED'
+        : '';
+      out(
+        `    key ${key.kid}  ${key.kty}${key.crv ? ` ${key.crv}` : ''}  valid ${from} .. ${to}  thumbprint ${key.thumbprint}${revoked}`,
+      );
+    }
+  }
+  out('routes:');
+  for (const route of compiled.routes) {
+    const flags = [route.mintsTokens ? 'mintsTokens' : '', route.allowDelegation ? 'allowDelegation' : '']
+      .filter(Boolean)
+      .join(' ');
+    out(
+      `  ${route.name}  ${route.prefix} -> ${route.upstream}  issuers=${[...route.issuers].join(',')}  scopes=${route.scopes.join(',') || '-'}${flags ? `  ${flags}` : ''}`,
+    );
+  }
+  for (const warning of compiled.warnings) out(`warning: ${warning}`);
+}

@@ -1,0 +1,124 @@
+import { userInfo } from 'node:os';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../observability/logger.js';
+import { RedisRevocationStore } from '../revocation/redis-store.js';
+import { makeRecord, type RevocationRecord } from '../revocation/revocation-record.js';
+import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
+import { describe } from '../revocation/revocation-service.js';
+import { callAdmin } from './admin-client.js';
+import { CliError } from './cli-error.js';
+
+type Out = (line: string) => void;
+
+/**
+ * With the Redis store the CLI writes to Redis itself, so no gateway need be running; with
+ * the memory store the only copy is inside the running gateway, so it goes through its admin API.
+ */
+export async function revokeCommand(
+  config: Config,
+  kind: string,
+  values: Record<string, unknown>,
+  out: Out,
+): Promise<void> {
+  const by = typeof values.by === 'string' ? values.by : `cli:${safeUser()}`;
+  const parsed = revocationRequestSchema.safeParse({
+    kind,
+    issuer: values.issuer,
+    kid: values.kid,
+    jti: values.jti,
+    sub: values.sub,
+    before: values.before,
+    exp: values.exp === undefined ? undefined : Number(values.exp),
+    reason: values.reason,
+    by,
+  });
+  if (!parsed.success) {
+    throw new CliError(
+      parsed.error.issues.map((i) => `--${String(i.path[0] ?? 'kind')}: ${i.message}`).join('\n'),
+    );
+  }
+  const request = parsed.data;
+  if (config.issuers[request.issuer] === undefined)
+    throw new CliError(`--issuer: unknown issuer ${request.issuer}`);
+  if (config.store.kind === 'redis') {
+    await withRedis(config, async (store) => {
+      const skew = Math.max(...Object.values(config.issuers).map((i) => i.clockSkewSeconds));
+      const record = makeRecord(specOf(request), {
+        reason: request.reason,
+        by,
+        source: 'cli',
+        now: Date.now(),
+        clockSkewSeconds: skew,
+      });
+      const { record: stored, created } = await store.add(record);
+      out(`${created ? 'revoked' : 'already revoked'}: ${describe(stored)}  id=${stored.id}`);
+    });
+    return;
+  }
+  const res = await callAdmin(config, 'POST', '/revocations', request);
+  if (res.status !== 200 && res.status !== 201)
+    throw new CliError(`gateway refused (${res.status}): ${JSON.stringify(res.body)}`);
+  const stored = res.body as unknown as RevocationRecord;
+  out(`${res.status === 201 ? 'revoked' : 'already revoked'}: ${describe(stored)}  id=${stored.id}`);
+}
+
+export async function listRevocationsCommand(config: Config, out: Out): Promise<void> {
+  let records: RevocationRecord[];
+  if (config.store.kind === 'redis') {
+    records = await withRedis(config, (store) => store.list());
+  } else {
+    const res = await callAdmin(config, 'GET', '/revocations');
+    if (res.status !== 200)
+      throw new CliError(`gateway refused (${res.status}): ${JSON.stringify(res.body)}`);
+    records = (res.body.revocations as RevocationRecord[]) ?? [];
+  }
+  if (records.length === 0) out('no revocations');
+  for (const r of records.sort((a, b) => a.at.localeCompare(b.at))) {
+    out(
+      `${r.id}  ${r.at}  by ${r.by} (${r.source})  ${describe(r)}${r.reason ? `  reason: ${r.reason}` : ''}`,
+    );
+  }
+}
+
+export async function unrevokeCommand(config: Config, id: string | undefined, out: Out): Promise<void> {
+  if (id === undefined) throw new CliError('usage: provgate unrevoke <id> --config FILE');
+  if (config.store.kind === 'redis') {
+    await withRedis(config, async (store) => {
+      const existing = (await store.list()).find((r) => r.id === id);
+      if (existing === undefined) throw new CliError(`no revocation with id ${id}`);
+      if (existing.source === 'config') {
+        throw new CliError(`revocation ${id} comes from the configuration file; remove it there instead`);
+      }
+      await store.remove(id, `cli:${safeUser()}`);
+      out(`lifted: ${describe(existing)}`);
+    });
+    return;
+  }
+  const res = await callAdmin(config, 'DELETE', `/revocations/${encodeURIComponent(id)}`);
+  if (res.status !== 200)
+    throw new CliError(
+      `gateway refused (${res.status}): ${String(res.body.message ?? JSON.stringify(res.body))}`,
+    );
+  out(`lifted: ${describe(res.body.removed as RevocationRecord)}`);
+}
+
+async function withRedis<T>(config: Config, work: (store: RedisRevocationStore) => Promise<T>): Promise<T> {
+  const store = new RedisRevocationStore(config.store, createLogger('silent'));
+  try {
+    await store.waitUntilReady(5000);
+    return await work(store);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`revocation store: ${(err as Error).message}`);
+  } finally {
+    await store.close();
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
