@@ -1,7 +1,20 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { loadConfigFile } from '../config/load-config.js';
 import { startGateway } from '../server.js';
 
-/** Runs until SIGTERM/SIGINT, then drains: readiness off, in-flight requests finish, exit 0. */
+/**
+ * Runs until SIGTERM/SIGINT, then drains: readiness off, in-flight requests finish, exit 0.
+ * With `workers` > 1 the primary forks that many gateways sharing the listening sockets
+ * (node:cluster); they share revocations and blocks through the Redis store.
+ */
 export async function startCommand(configPath: string, drainSeconds: number): Promise<void> {
+  const { config } = loadConfigFile(configPath);
+  const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+  if (workers > 1 && cluster.isPrimary) {
+    runPrimary(workers, drainSeconds);
+    return;
+  }
   const running = await startGateway(configPath);
   let stopping = false;
   const stop = (signal: string) => {
@@ -18,4 +31,26 @@ export async function startCommand(configPath: string, drainSeconds: number): Pr
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function runPrimary(workers: number, drainSeconds: number): void {
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < workers; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    process.stderr.write(`provgate: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    setTimeout(fork, 1000).unref();
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), (drainSeconds + 5) * 1000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

@@ -63,6 +63,10 @@ export async function compileConfig(config: Config, configPath: string): Promise
         problems.push(`revocations.${kind}.${i}.issuer: unknown issuer ${entry.issuer}`);
     }
   }
+  if (config.workers !== 1 && config.store.kind !== 'redis') {
+    // Worker processes share nothing in memory: a revocation or block taken by one must reach all.
+    problems.push('workers: more than one worker needs store.kind redis, so that revocations and blocks are shared');
+  }
   if (config.store.kind === 'redis' && !config.store.url && !config.store.redisOptions) {
     problems.push('store.url: required when store.kind is redis');
   }

@@ -109,6 +109,8 @@ const storeSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
+  workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   admin: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
