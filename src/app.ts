@@ -8,7 +8,10 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { CompiledConfig } from './config/compile-config.js';
+import { installOverloadGuard } from './lifecycle/overload-guard.js';
+import type { RequestStats } from './observability/request-stats.js';
 import { SecurityEvents } from './observability/security-events.js';
+import type { Protection } from './protection/protection.js';
 import { createAuthHook } from './proxy/auth-hook.js';
 import type { CompiledRoute } from './proxy/compile-routes.js';
 import './proxy/fastify-augment.js';
@@ -23,6 +26,10 @@ export interface GatewayDeps {
   readonly revocations: RevocationService;
   readonly clock?: () => number;
   readonly events?: SecurityEvents;
+  /** Deny lists, blocks, rate limits and anomaly rules; absent without a `protection:` section. */
+  readonly protection?: Protection | undefined;
+  /** Per-request counters behind /metrics and the dashboard; absent in tests that need none. */
+  readonly stats?: RequestStats | undefined;
 }
 
 export interface Gateway {
@@ -36,12 +43,20 @@ export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps):
   const { config } = compiled;
   const clock = deps.clock ?? Date.now;
   const events = deps.events ?? new SecurityEvents(deps.logger);
+  const protection = deps.protection;
+  if (protection !== undefined) {
+    // Failure bursts and critical events are decided from the refusals themselves; anomalies
+    // join the refusals on the security event stream.
+    events.onRefusal((event) => protection.onRefusal(event));
+    protection.onAnomaly((event) => events.anomaly(event));
+  }
   const verifier = new TokenVerifier({
     registry: compiled.registry,
     revocations: deps.revocations.mirror,
     clock,
     cache: config.verification.cache,
     forgeryChecksPerSecond: config.verification.forgeryChecksPerSecond,
+    keyRefetch: compiled.keySets,
   });
 
   const app = Fastify({
@@ -49,9 +64,19 @@ export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps):
     logController: new LogController({ disableRequestLogging: !config.log.access }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Node refuses more than 16 KiB of headers with a bare 431 before any hook runs; leave room
+    // for a token past maxTokenBytes so that it is refused as malformed_token, with its event.
+    http: { maxHeaderSize: config.verification.maxTokenBytes + 16 * 1024 },
   });
   app.decorateRequest('auth', null);
   app.decorateRequest('gatewayRoute', null);
+  // Before authentication: an overloaded instance should not spend a signature check on a 503.
+  installOverloadGuard(app, {
+    maxEventLoopDelayMs: config.lifecycle.maxEventLoopDelayMs,
+    retryAfterSeconds: config.lifecycle.overloadRetryAfterSeconds,
+    onReject: deps.stats === undefined ? undefined : () => (deps.stats!.overloadRejections += 1),
+  });
+  if (deps.stats !== undefined) app.addHook('onResponse', deps.stats.onResponse);
   app.addHook(
     'onRequest',
     createAuthHook({
@@ -61,6 +86,8 @@ export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps):
       events,
       clock,
       maxTokenBytes: config.verification.maxTokenBytes,
+      protection,
+      stats: deps.stats,
     }),
   );
   app.setNotFoundHandler((_request, reply) => sendRefusal(reply, 'no_route'));

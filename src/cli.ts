@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { listBlocksCommand, unblockCommand } from './cli/block-commands.js';
 import { checkConfigCommand } from './cli/check-config-command.js';
 import { CliError } from './cli/cli-error.js';
 import { keysGenerateCommand, tokenMintCommand } from './cli/dev-commands.js';
+import { eventsTailCommand, tailOptions } from './cli/events-command.js';
 import { listRevocationsCommand, revokeCommand, unrevokeCommand } from './cli/revocation-commands.js';
 import { startCommand } from './cli/start-command.js';
 import { ConfigError } from './config/config-error.js';
@@ -19,6 +21,9 @@ usage:
   provgate revoke issuer  --issuer ID --before RFC3339     [--reason TEXT] [--config FILE]
   provgate revocations list [--config FILE]
   provgate unrevoke ID [--config FILE]
+  provgate blocks list [--config FILE]
+  provgate unblock ID [--config FILE]
+  provgate events tail [--severity low|high|critical] [--since 1h|RFC3339] [--config FILE]
   provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
   provgate token mint --key PRIVATE_JWK --iss ISS --sub SUB [--aud AUD] [--scp "A B"] [--tid T]
                       [--ttl SECONDS] [--claim name=value ...]               (development only)
@@ -45,6 +50,8 @@ const OPTIONS = {
   tid: { type: 'string' },
   ttl: { type: 'string' },
   claim: { type: 'string', multiple: true },
+  severity: { type: 'string' },
+  since: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -77,6 +84,14 @@ async function main(argv: string[]): Promise<void> {
       return listRevocationsCommand(config(), out);
     case 'unrevoke':
       return unrevokeCommand(config(), sub, out);
+    case 'blocks':
+      if (sub !== 'list') throw new CliError('usage: provgate blocks list');
+      return listBlocksCommand(config(), out);
+    case 'unblock':
+      return unblockCommand(config(), sub, out);
+    case 'events':
+      if (sub !== 'tail') throw new CliError('usage: provgate events tail [--severity high] [--since 1h]');
+      return eventsTailCommand(config(), tailOptions(values, Date.now()), out);
     case 'keys':
       if (sub !== 'generate') throw new CliError('usage: provgate keys generate --issuer ID ...');
       return keysGenerateCommand(values, out);

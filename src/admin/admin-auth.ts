@@ -1,13 +1,20 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
+import { DashboardSessions } from './dashboard-session.js';
 
 /**
  * `Authorization: Bearer <admin.token>`, compared in constant time. Both sides are hashed
- * first so that the comparison does not leak the secret's length either.
+ * first so that the comparison does not leak the secret's length either. The dashboard page
+ * authenticates instead with its session cookie plus CSRF header (see dashboard-session.ts).
  */
 export function requireAdminToken(expected: string | undefined): onRequestHookHandler {
   const expectedDigest = expected === undefined ? undefined : digest(expected);
+  const sessions = expected === undefined ? undefined : new DashboardSessions(expected);
   return (request, reply, done) => {
+    if (request.headers.authorization === undefined && sessions?.authorizes(request, Date.now())) {
+      done();
+      return;
+    }
     const header = request.headers.authorization ?? '';
     const match = /^bearer\s+(.+)$/i.exec(header.trim());
     if (expectedDigest === undefined) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { CompiledConfig } from '../config/compile-config.js';
+import { keySetReadiness } from '../keys/key-set-status.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 
 export interface HealthDeps {
@@ -16,9 +17,11 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
     const problems: string[] = [];
     const degraded: string[] = [];
     if (deps.isDraining()) problems.push('draining');
-    for (const issuer of deps.compiled.registry.byId.values()) {
-      if (issuer.keys.all.length === 0) problems.push(`issuer ${issuer.id}: no usable keys`);
-    }
+    // Per issuer: a set that never loaded is not ready; one whose refresh fails serves the last good copy.
+    const keys = deps.compiled.keySets.status();
+    const keyReadiness = keySetReadiness(keys);
+    problems.push(...keyReadiness.problems);
+    degraded.push(...keyReadiness.degraded);
     const store = deps.revocations.store;
     if (!store.available) {
       const why = `revocation store (${store.kind}) unavailable: ${store.unavailableReason ?? 'unknown'}`;
@@ -33,6 +36,19 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
       degraded,
       store: { kind: store.kind, available: store.available, staleSeconds: deps.revocations.staleSeconds() },
       revocations: deps.revocations.mirror.size,
+      keys: Object.fromEntries(
+        keys.map((k) => [
+          k.issuerId,
+          {
+            source: k.source,
+            loaded: k.loaded,
+            keyCount: k.keyCount,
+            lastRefreshAt: k.lastRefreshAt,
+            lastSuccessAt: k.lastSuccessAt,
+            lastError: k.lastError,
+          },
+        ]),
+      ),
     };
   });
 }

@@ -21,7 +21,7 @@ export async function revokeCommand(
   out: Out,
 ): Promise<void> {
   const by = typeof values.by === 'string' ? values.by : `cli:${safeUser()}`;
-  const parsed = revocationRequestSchema.safeParse({
+  const given = {
     kind,
     issuer: values.issuer,
     kid: values.kid,
@@ -31,7 +31,11 @@ export async function revokeCommand(
     exp: values.exp === undefined ? undefined : Number(values.exp),
     reason: values.reason,
     by,
-  });
+  };
+  // The schema is strict per kind: an option not given must be absent, not present as undefined.
+  const parsed = revocationRequestSchema.safeParse(
+    Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
+  );
   if (!parsed.success) {
     throw new CliError(
       parsed.error.issues.map((i) => `--${String(i.path[0] ?? 'kind')}: ${i.message}`).join('\n'),

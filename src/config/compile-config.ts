@@ -1,7 +1,17 @@
 import { dirname, resolve } from 'node:path';
-import { type CompiledIssuer, IssuerRegistry, keySetOf } from '../keys/issuer-registry.js';
+import { compileIssuerTemplate, type IssuerTemplate, isTemplated } from '../keys/issuer-matcher.js';
+import {
+  type CompiledIssuer,
+  IssuerRegistry,
+  type KeySet,
+  keySetOf,
+  UNLOADED_KEY_SET,
+} from '../keys/issuer-registry.js';
 import { keySupportsAlg } from '../keys/key-entry.js';
+import { KeySetManager } from '../keys/key-set-manager.js';
 import { loadJwksFile } from '../keys/load-jwks.js';
+import { remoteRefresherOptions } from '../keys/remote-refresher-options.js';
+import { type CompiledProtection, compileProtection } from '../protection/compile-protection.js';
 import { type CompiledRoute, compileRoutes } from '../proxy/compile-routes.js';
 import { ConfigError } from './config-error.js';
 import type { Config } from './schema.js';
@@ -10,36 +20,63 @@ import type { Config } from './schema.js';
 export interface CompiledConfig {
   readonly config: Config;
   readonly registry: IssuerRegistry;
+  /** Where each issuer's keys come from and how fresh they are; start() it to refresh remote sets. */
+  readonly keySets: KeySetManager;
   readonly routes: readonly CompiledRoute[];
+  /** Undefined when the config has no `protection:` section: the request path then skips it entirely. */
+  readonly protection: CompiledProtection | undefined;
   readonly warnings: readonly string[];
 }
 
-export async function compileConfig(config: Config, configPath: string): Promise<CompiledConfig> {
+export interface CompileOptions {
+  /** The gateway's clock, for key-set timestamps, cooldowns and removal grace. */
+  readonly clock?: () => number;
+  /** Fetch remote key sets now (default true); false leaves them unloaded, e.g. offline checks. */
+  readonly fetchKeys?: boolean;
+}
+
+export async function compileConfig(
+  config: Config,
+  configPath: string,
+  options: CompileOptions = {},
+): Promise<CompiledConfig> {
   const baseDir = dirname(resolve(configPath));
   const problems: string[] = [];
   const warnings: string[] = [];
   const issuers: CompiledIssuer[] = [];
   const seenIss = new Map<string, string>();
+  const files = new Map<string, string>();
 
   for (const [id, def] of Object.entries(config.issuers)) {
     const path = `issuers.${id}`;
     const previous = seenIss.get(def.issuer);
     if (previous !== undefined) problems.push(`${path}.issuer: same iss as issuers.${previous}`);
     seenIss.set(def.issuer, id);
-    const loaded = await loadJwksFile(
-      resolve(baseDir, def.keys.file),
-      id,
-      def.keyValidity ?? {},
-      `${path}.keys.file`,
-    );
-    problems.push(...loaded.problems);
-    warnings.push(...loaded.warnings);
-    for (const key of loaded.keys) {
-      if (!def.algorithms.some((alg) => keySupportsAlg(key, alg))) {
-        warnings.push(
-          `${path}: key ${key.kid} (${key.kty} ${key.crv ?? ''}) fits none of ${def.algorithms.join(', ')}`,
-        );
+    let template: IssuerTemplate | undefined;
+    if (isTemplated(def.issuer)) {
+      const compiled = compileIssuerTemplate(def.issuer);
+      if (typeof compiled === 'string') problems.push(`${path}.issuer: ${compiled}`);
+      else template = compiled;
+    }
+    // Remote sets start unloaded and are fetched below, once the rest of the config is sound.
+    let keys: KeySet = UNLOADED_KEY_SET;
+    if (def.keys.file !== undefined) {
+      const file = resolve(baseDir, def.keys.file);
+      files.set(id, file);
+      const loaded = await loadJwksFile(file, id, def.keyValidity ?? {}, `${path}.keys.file`, {
+        issuer: def.issuer,
+        shared: false,
+      });
+      problems.push(...loaded.problems, ...loaded.rejected);
+      warnings.push(...loaded.warnings);
+      for (const key of loaded.keys) {
+        if (!def.algorithms.some((alg) => keySupportsAlg(key, alg))) {
+          warnings.push(
+            `${path}: key ${key.kid} (${key.kty} ${key.crv ?? ''}) fits none of ${def.algorithms.join(', ')}`,
+          );
+        }
       }
+      keys = keySetOf(loaded.keys);
     }
     issuers.push({
       id,
@@ -50,12 +87,26 @@ export async function compileConfig(config: Config, configPath: string): Promise
       maxTokenLifetimeSeconds: def.maxTokenLifetimeSeconds,
       requireTyp: def.requireTyp,
       tenants: def.tenants === undefined ? undefined : new Set(def.tenants),
-      keys: keySetOf(loaded.keys),
+      template,
+      keys,
     });
   }
   problems.push(...sharedKeyProblems(issuers));
+  const registry = new IssuerRegistry(issuers);
+  const keySets = new KeySetManager(registry, options.clock ?? Date.now);
+  for (const [id, def] of Object.entries(config.issuers)) {
+    const file = files.get(id);
+    if (file !== undefined) keySets.addFile(id, file);
+    else keySets.addRemote(remoteRefresherOptions(id, def));
+  }
 
   const routes = compileRoutes(config, problems);
+  const protection = compileProtection(
+    config.protection,
+    baseDir,
+    routes.map((r) => r.name),
+    problems,
+  );
   const ids = new Set(Object.keys(config.issuers));
   for (const [kind, list] of Object.entries(config.revocations)) {
     for (const [i, entry] of (list as { issuer: string }[]).entries()) {
@@ -65,13 +116,21 @@ export async function compileConfig(config: Config, configPath: string): Promise
   }
   if (config.workers !== 1 && config.store.kind !== 'redis') {
     // Worker processes share nothing in memory: a revocation or block taken by one must reach all.
-    problems.push('workers: more than one worker needs store.kind redis, so that revocations and blocks are shared');
+    problems.push(
+      'workers: more than one worker needs store.kind redis, so that revocations and blocks are shared',
+    );
   }
   if (config.store.kind === 'redis' && !config.store.url && !config.store.redisOptions) {
     problems.push('store.url: required when store.kind is redis');
   }
+  // Network last, and only for a config that is otherwise sound: bounded by each source's timeout.
+  if (problems.length === 0 && keySets.hasRemote && options.fetchKeys !== false) {
+    const initial = await keySets.loadInitial();
+    problems.push(...initial.problems);
+    warnings.push(...initial.warnings);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config, registry: new IssuerRegistry(issuers), routes, warnings };
+  return { config, registry, keySets, routes, protection, warnings };
 }
 
 /** A key speaks for one issuer only: the same key material in two sets refuses to load. */

@@ -43,10 +43,73 @@ const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(
 
 const keyWindow = z.strictObject({ notBefore: instant.optional(), notAfter: instant.optional() });
 
+/** Defaults of a remote key source; applied below so that options given for a file can be refused. */
+export const KEY_SOURCE_DEFAULTS = {
+  refreshSeconds: 3600,
+  cooldownSeconds: 30,
+  removedKeyGraceSeconds: 0,
+  timeoutSeconds: 5,
+  maxBytes: 1024 * 1024,
+  shared: false,
+} as const;
+const REMOTE_OPTIONS = Object.keys(KEY_SOURCE_DEFAULTS) as (keyof typeof KEY_SOURCE_DEFAULTS)[];
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/** Keys fetched over plain HTTP could be swapped by anyone on the path; only a local IdP may use it. */
+export function isSafeKeyUrl(u: string): boolean {
+  const url = new URL(u);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.hostname));
+}
+const keyUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .refine(isSafeKeyUrl, 'must be https (plain http only for a loopback host)');
+
+// Where an issuer's keys come from: a JWKS file, a JWKS URL, or an OpenID discovery document.
+const keySourceSchema = z
+  .strictObject({
+    file: z.string().min(1).optional(),
+    url: keyUrl.optional(),
+    discovery: keyUrl.optional(),
+    refreshSeconds: z.number().int().min(60).max(86400).optional(),
+    cooldownSeconds: z.number().min(1).max(3600).optional(),
+    removedKeyGraceSeconds: z.number().min(0).max(604800).optional(),
+    timeoutSeconds: z.number().positive().max(60).optional(),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .optional(),
+    shared: z.boolean().optional(),
+  })
+  .superRefine((keys, ctx) => {
+    const sources = (['file', 'url', 'discovery'] as const).filter((k) => keys[k] !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'exactly one of file, url or discovery is required' });
+    }
+    if (keys.file !== undefined) {
+      for (const option of REMOTE_OPTIONS) {
+        if (keys[option] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [option], message: 'applies only to url or discovery' });
+        }
+      }
+    }
+    // A set published for several issuers is safe only with per-key issuer binding, which
+    // discovery documents never describe: one issuer, one discovery document.
+    if (keys.shared === true && keys.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['shared'], message: 'allowed only with url' });
+    }
+  })
+  .transform((keys) => ({ ...KEY_SOURCE_DEFAULTS, ...withoutUndefined(keys) }));
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
 const issuerSchema = z.strictObject({
   issuer: z.string().min(1),
   role: z.enum(['identity-provider', 'resource']),
-  keys: z.strictObject({ file: z.string().min(1) }),
+  keys: keySourceSchema,
   algorithms: z.array(algorithm).min(1),
   clockSkewSeconds: z.number().int().min(0).max(3600).default(60),
   maxTokenLifetimeSeconds: z.number().int().positive().optional(),
@@ -107,6 +170,88 @@ const storeSchema = z.strictObject({
   redisOptions: z.record(z.string(), z.unknown()).optional(),
 });
 
+// protection: who the client is, which networks are refused, rate limits and anomaly rules.
+// An omitted rule is off. `mode: monitor` logs what the rule would do (event "anomaly") and
+// refuses nothing; `enforce` refuses. Deny lists and rate limits default to enforce (they are
+// the operator's explicit policy), anomaly rules to monitor (watch a heuristic before it blocks).
+const protectionMode = z.enum(['monitor', 'enforce']);
+const network = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], {
+  error: 'must be an IP address or a CIDR such as 203.0.113.0/24',
+});
+const durationSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(30 * 86_400);
+
+const protectionSchema = z.strictObject({
+  /** Peers whose X-Forwarded-For is believed; default none: the socket address is the client. */
+  trustedProxies: z.array(network).default([]),
+  /** Refused before any token work with 403 blocked_network. */
+  denyNetworks: z
+    .strictObject({
+      cidrs: z.array(network).default([]),
+      /** One address or CIDR a line, `#` comments; relative to the config file; reloaded on change. */
+      files: z.array(z.string().min(1)).default([]),
+      mode: protectionMode.default('enforce'),
+      /** Files are also stat()ed this often, in case a change notification is missed. */
+      pollSeconds: z.number().positive().max(3600).default(5),
+    })
+    .optional(),
+  rateLimits: z
+    .array(
+      z.strictObject({
+        name: id,
+        key: z.enum(['subject', 'token', 'ip', 'route']),
+        /** Route names; default every route. */
+        routes: z.array(id).min(1).optional(),
+        limit: z.number().int().min(1),
+        windowSeconds: durationSeconds,
+        mode: protectionMode.default('enforce'),
+      }),
+    )
+    .default([]),
+  anomalies: z
+    .strictObject({
+      tokenReplay: z
+        .strictObject({
+          maxAddresses: z.number().int().min(1).max(100).default(5),
+          windowSeconds: durationSeconds.default(600),
+          mode: protectionMode.default('monitor'),
+        })
+        .optional(),
+      failureBurst: z
+        .strictObject({
+          maxFailures: z.number().int().min(1).default(20),
+          windowSeconds: durationSeconds.default(60),
+          blockSeconds: durationSeconds.default(900),
+          mode: protectionMode.default('monitor'),
+        })
+        .optional(),
+      criticalEvent: z
+        .strictObject({
+          blockSeconds: durationSeconds.default(3600),
+          mode: protectionMode.default('monitor'),
+        })
+        .optional(),
+      volumeSpike: z
+        .strictObject({
+          factor: z.number().gt(1).default(10),
+          floorPerMinute: z.number().int().min(1).default(60),
+          halfLifeSeconds: durationSeconds.default(3600),
+          /** Route names; default every route. */
+          routes: z.array(id).min(1).optional(),
+          /** How long an enforced spike blocks the subject's tokens. */
+          blockSeconds: durationSeconds.default(900),
+          mode: protectionMode.default('monitor'),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  /** Counters and token sightings are shared with the other instances (Redis store) this often. */
+  shareIntervalMilliseconds: z.number().int().min(10).max(5000).default(100),
+});
+
 export const configSchema = z.strictObject({
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
   /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
@@ -116,6 +261,8 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: port.default(9901),
       token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** Prometheus scrapes an internal port without credentials, as is common; true asks for admin.token. */
+      metricsRequireToken: z.boolean().default(false),
     })
     .prefault({}),
   issuers: z
@@ -124,6 +271,8 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).min(1),
   revocations: revocationsSchema.prefault({}),
   store: storeSchema.prefault({}),
+  /** Off when omitted: no per-request cost at all. */
+  protection: protectionSchema.optional(),
   verification: z
     .strictObject({
       maxTokenBytes: z.number().int().min(256).max(65536).default(16384),
@@ -142,6 +291,22 @@ export const configSchema = z.strictObject({
       forgeryChecksPerSecond: z.number().int().min(0).default(50),
     })
     .prefault({}),
+  /** Security events: the in-memory ring the admin API and dashboard read, and the Redis stream. */
+  events: z
+    .strictObject({
+      recent: z.number().int().min(10).max(100_000).default(1000),
+      streamMaxLength: z.number().int().min(100).default(100_000),
+    })
+    .prefault({}),
+  lifecycle: z
+    .strictObject({
+      /** After SIGTERM, /readyz answers 503 this long before the listener stops accepting. */
+      readinessGraceSeconds: z.number().min(0).max(300).default(0),
+      /** Event-loop delay past which requests get 503 with Retry-After; 0 turns it off. */
+      maxEventLoopDelayMs: z.number().min(0).default(1000),
+      overloadRetryAfterSeconds: z.number().int().min(1).max(3600).default(10),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -153,6 +318,8 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type IssuerConfig = Config['issuers'][string];
+export type KeySourceConfig = IssuerConfig['keys'];
 export type RouteConfig = Config['routes'][number];
 export type RevocationsConfig = Config['revocations'];
 export type StoreConfig = Config['store'];
+export type ProtectionConfig = NonNullable<Config['protection']>;

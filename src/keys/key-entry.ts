@@ -12,9 +12,16 @@ export interface KeyEntry {
   readonly alg: string | undefined;
   /** RFC 7638 thumbprint: the key's identity whatever its kid. */
   readonly thumbprint: string;
-  /** Validity in epoch milliseconds (config keyValidity); undefined is open. */
+  /** Validity in epoch milliseconds (config keyValidity, x5c leaf certificate); undefined is open. */
   readonly notBefore: number | undefined;
   readonly notAfter: number | undefined;
+  /**
+   * Set when the key left its published set: it is unknown from this instant (epoch ms) on.
+   * Until then it serves out removedKeyGraceSeconds, for tokens the IdP signed just before.
+   */
+  readonly removedAfter?: number | undefined;
+  /** Set when another issuer's set published this very key material: refused for both. */
+  readonly alsoClaimedBy?: string | undefined;
 }
 
 /** Whether this key can produce signatures of `alg` (RFC 7518 section 3). */

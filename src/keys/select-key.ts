@@ -1,16 +1,19 @@
+import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import type { ForgeryCheckBudget } from '../verify/forgery-budget.js';
 import type { ParsedToken } from '../verify/parse-token.js';
 import type { SignatureEvidence } from '../verify/reasons.js';
 import { verifySignature } from '../verify/verify-signature.js';
-import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import type { CompiledIssuer, IssuerRegistry } from './issuer-registry.js';
 import { type KeyEntry, keyActiveAt, keySupportsAlg } from './key-entry.js';
+import { type KeyRefetcher, KeyRefetchPending } from './key-refetch.js';
 
 export interface KeyStepDeps {
   readonly registry: IssuerRegistry;
   readonly revocations: RevocationMirror;
   readonly budget: ForgeryCheckBudget;
+  /** Remote key sets: an unknown kid may be a key published since the last fetch. */
+  readonly keyRefetch?: KeyRefetcher | undefined;
 }
 
 /**
@@ -22,6 +25,7 @@ export function selectKey(
   issuer: CompiledIssuer,
   deps: KeyStepDeps,
   nowMs: number,
+  mayRefetch = false,
 ): KeyEntry {
   const { alg, kid } = token.header;
   const base = {
@@ -34,6 +38,14 @@ export function selectKey(
   };
   const key = kid === undefined ? onlyKeyFor(issuer, alg) : issuer.keys.byKid.get(kid);
   if (key === undefined) {
+    // Only this path may turn asynchronous: the caller awaits the issuer's one refetch and
+    // verifies once more, without refetch. A known kid never gets here. The refetch comes
+    // before the cross-issuer check because kids are not unique across providers: a key this
+    // issuer published since the last fetch may share its kid with another issuer's key.
+    if (mayRefetch && (kid !== undefined || !issuer.keys.loaded)) {
+      const settled = deps.keyRefetch?.refetchFor(issuer.id, nowMs);
+      if (settled !== undefined) throw new KeyRefetchPending(settled);
+    }
     const foreign = kid === undefined ? [] : deps.registry.foreignKeys(kid, issuer.id);
     if (foreign.length > 0) {
       const owner = foreign[0]!;
@@ -41,6 +53,13 @@ export function selectKey(
         ...base,
         keyIssuer: owner.issuerId,
         signatureValid: evidence(token, foreign, deps.budget, nowMs),
+      });
+    }
+    if (!issuer.keys.loaded) {
+      throw new AuthFailure('keys_unavailable', {
+        ...base,
+        note: `the key set of ${issuer.id} has never loaded`,
+        retryAfterSeconds: deps.keyRefetch?.cooldownLeftSeconds(issuer.id, nowMs) ?? 1,
       });
     }
     throw new AuthFailure('unknown_key', base);
@@ -71,6 +90,24 @@ export function assertKeyUsable(
     // A token that reached the cache was verified under this very key.
     signatureValid: token === null ? true : evidence(token, [key], deps.budget, nowMs),
   });
+  // A key gone from its published set is unknown once its grace is over, cached tokens included.
+  if (key.removedAfter !== undefined && nowMs >= key.removedAfter) {
+    throw new AuthFailure('unknown_key', {
+      issuerId: key.issuerId,
+      kid: key.kid,
+      alg: token?.header.alg,
+      sub: token?.claims.sub,
+      jti: token?.claims.jti,
+      note: 'key removed from the published set',
+    });
+  }
+  if (key.alsoClaimedBy !== undefined) {
+    throw new AuthFailure('key_issuer_mismatch', {
+      ...detail(),
+      keyIssuer: key.alsoClaimedBy,
+      note: `key material also published by ${key.alsoClaimedBy}: refused for both issuers`,
+    });
+  }
   if (deps.revocations.isKeyRevoked(key.issuerId, key.kid)) throw new AuthFailure('key_revoked', detail());
   if (!keyActiveAt(key, nowMs))
     throw new AuthFailure('key_inactive', { ...detail(), note: 'key outside its validity window' });

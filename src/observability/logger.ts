@@ -12,12 +12,41 @@ const REDACT = [
   '*.token',
 ];
 
+// A client may put its token in the URL (RFC 6750 2.3 `access_token`); provgate never reads it
+// there, and the access log must not keep it either.
+const TOKEN_PARAM = /([?&](?:access_token|id_token|refresh_token|token)=)[^&#]*/gi;
+const COMPACT_JWS = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
+
+export function redactUrl(url: string): string {
+  return url.replace(TOKEN_PARAM, '$1[redacted]').replace(COMPACT_JWS, '[redacted]');
+}
+
+interface RequestLike {
+  readonly method?: string;
+  readonly url?: string;
+  readonly host?: string;
+  readonly ip?: string;
+  readonly socket?: { readonly remotePort?: number };
+}
+
+/** Fastify's request serializer (same fields), with credentials cut out of the URL. */
+function serializeRequest(req: RequestLike): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: req.url === undefined ? undefined : redactUrl(req.url),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'provgate' },
       redact: { paths: REDACT, censor: '[redacted]' },
+      serializers: { req: serializeRequest },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

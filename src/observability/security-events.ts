@@ -25,14 +25,40 @@ export interface RefusalEvent {
 
 export type RefusalListener = (event: RefusalEvent) => void;
 
+/**
+ * An anomaly rule firing (src/protection/anomaly-log.ts writes its log line); the evidence
+ * fields are the rule's own. Listeners get it for the event stream and the dashboard.
+ */
+export interface AnomalyEvent {
+  readonly event: 'anomaly';
+  readonly rule: string;
+  readonly severity: Severity;
+  readonly [field: string]: unknown;
+}
+
+export type AnomalyListener = (event: AnomalyEvent) => void;
+
+/** Everything that reaches the security-event stream. */
+export type SecurityEventRecord = RefusalEvent | AnomalyEvent;
+
 /** Writes every refusal to the log, and hands it to listeners (counters, blocking, streams). */
 export class SecurityEvents {
   private readonly listeners: RefusalListener[] = [];
+  private readonly anomalyListeners: AnomalyListener[] = [];
 
   constructor(private readonly logger: Logger) {}
 
   onRefusal(listener: RefusalListener): void {
     this.listeners.push(listener);
+  }
+
+  onAnomaly(listener: AnomalyListener): void {
+    this.anomalyListeners.push(listener);
+  }
+
+  /** Hands an anomaly to the listeners; its log line is written where the rule fired. */
+  anomaly(event: AnomalyEvent): void {
+    for (const listener of this.anomalyListeners) listener(event);
   }
 
   refused(event: RefusalEvent): void {

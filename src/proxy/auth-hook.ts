@@ -1,5 +1,9 @@
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
+import { KeyRefetchPending } from '../keys/key-refetch.js';
+import type { RequestStats } from '../observability/request-stats.js';
 import type { SecurityEvents } from '../observability/security-events.js';
+import { socketAddress } from '../protection/client-address.js';
+import type { Protection } from '../protection/protection.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import { checkRoute } from '../verify/check-route.js';
@@ -18,6 +22,10 @@ export interface AuthHookDeps {
   readonly events: SecurityEvents;
   readonly clock: () => number;
   readonly maxTokenBytes: number;
+  /** Absent when the config has no `protection:` section: then it costs nothing per request. */
+  readonly protection?: Protection | undefined;
+  /** Verification time and which key signed; recorded without allocating (see request-stats.ts). */
+  readonly stats?: RequestStats | undefined;
 }
 
 /**
@@ -25,28 +33,53 @@ export interface AuthHookDeps {
  * Every step throws an AuthFailure; this hook is the one place that turns it into a reply.
  */
 export function createAuthHook(deps: AuthHookDeps): onRequestHookHandler {
+  const protection = deps.protection;
   return function authenticate(request, reply, done) {
+    pipeline(request, reply, done, true);
+  };
+
+  function pipeline(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+    mayRefetch: boolean,
+  ): void {
     let route: CompiledRoute | undefined;
     let token: string | undefined;
+    let ip: string | undefined;
     try {
+      if (protection !== undefined) {
+        // First, before routing and any token work: a denied or blocked source costs nothing more.
+        ip = protection.clientAddress(request.raw);
+        protection.admitSource(ip);
+      }
       const path = routablePath(request.url);
       route = path === undefined ? undefined : deps.matcher.match(path);
       if (route === undefined) throw new AuthFailure('no_route');
       request.gatewayRoute = route;
       if (deps.revocations.isStale()) throw new AuthFailure('revocation_state_stale');
       token = extractBearer(request.raw.rawHeaders, deps.maxTokenBytes);
-      const verified = deps.verifier.verify(token);
+      const started = deps.stats === undefined ? 0 : performance.now();
+      const verified = deps.verifier.verify(token, mayRefetch);
+      deps.stats?.verified(verified.key, started);
       checkRoute(verified, route, deps.revocations.mirror, deps.clock());
+      if (protection !== undefined) protection.admitToken(verified, route, ip as string, reply);
       request.auth = verified;
       done();
     } catch (err) {
+      if (err instanceof KeyRefetchPending) {
+        // An unknown kid while the issuer's key set is being refetched (the only async path):
+        // wait for that one shared, time-bounded fetch, then run once more without refetch.
+        void err.settled.then(() => pipeline(request, reply, done, false));
+        return;
+      }
       if (!(err instanceof AuthFailure)) {
         done(err as Error);
         return;
       }
-      refuse(request, reply, err, route, token, deps.events);
+      refuse(request, reply, err, route, token, ip, deps.events);
     }
-  };
+  }
 }
 
 function refuse(
@@ -55,6 +88,7 @@ function refuse(
   failure: AuthFailure,
   route: CompiledRoute | undefined,
   token: string | undefined,
+  ip: string | undefined,
   events: SecurityEvents,
 ): void {
   const { reason, detail } = failure;
@@ -72,7 +106,7 @@ function refuse(
     route: route?.name,
     method: request.method,
     path: q === -1 ? request.url : request.url.slice(0, q),
-    ip: request.ip,
+    ip: ip ?? socketAddress(request.raw),
     claimedIssuer: detail.claimedIssuer,
     issuerId: detail.issuerId,
     keyIssuer: detail.keyIssuer,

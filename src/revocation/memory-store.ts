@@ -40,6 +40,8 @@ export class MemoryRevocationStore implements RevocationStore {
     this.listeners.push(listener);
   }
 
+  async settled(): Promise<void> {}
+
   onReconnect(): void {}
 
   async close(): Promise<void> {}

@@ -16,6 +16,8 @@ export function redisKeys(prefix: string) {
 }
 
 const AUDIT_CAP = 100_000;
+// Longest a start waits for the first connection attempt (ioredis' connectTimeout is 2 s here).
+const FIRST_CONTACT_MAX_MS = 5000;
 
 // Store, bump the version, keep the audit line and announce, all or nothing.
 const ADD = `
@@ -56,6 +58,7 @@ export class RedisRevocationStore implements RevocationStore {
   private readonly changeListeners: ((change: RevocationChange) => void)[] = [];
   private readonly reconnectListeners: (() => void)[] = [];
   private closed = false;
+  private readonly firstContact: Promise<void>;
 
   constructor(
     config: StoreConfig,
@@ -64,27 +67,24 @@ export class RedisRevocationStore implements RevocationStore {
     this.keys = redisKeys(config.prefix);
     this.client = connect(config);
     this.subscriber = connect(config);
-    this.client.on('ready', () => {
-      const wasDown = !this.available;
-      this.available = true;
-      this.unavailableReason = undefined;
-      if (wasDown) {
-        this.logger.info({ event: 'store.connected', store: 'redis' }, 'revocation store connected');
-        for (const listener of this.reconnectListeners) listener();
-      }
+    this.firstContact = new Promise((resolve) => {
+      const done = () => resolve();
+      for (const event of ['ready', 'error', 'close']) this.client.once(event, done);
+      setTimeout(done, FIRST_CONTACT_MAX_MS).unref();
     });
-    const down = (why: string) => {
-      if (this.closed) return;
-      if (this.available)
-        this.logger.warn({ event: 'store.unavailable', store: 'redis', why }, 'revocation store lost');
-      this.available = false;
-      this.unavailableReason = why;
-    };
-    this.client.on('error', (err: Error) => down(err.message));
-    this.client.on('close', () => down('connection closed'));
+    this.client.on('ready', () => this.markUp());
+    this.client.on('error', (err: Error) => this.markDown(err.message));
+    this.client.on('close', () => this.markDown('connection closed'));
     this.subscriber.on('error', () => {});
     this.subscriber.on('ready', () => {
-      this.subscriber.subscribe(this.keys.channel).catch(() => {});
+      // A change published before this (re)subscription took hold is found by resyncing now,
+      // not at the next periodic check.
+      this.subscriber
+        .subscribe(this.keys.channel)
+        .then(() => {
+          if (this.available) for (const listener of this.reconnectListeners) listener();
+        })
+        .catch(() => {});
     });
     this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
   }
@@ -135,6 +135,10 @@ export class RedisRevocationStore implements RevocationStore {
     return lines.map((line) => JSON.parse(line) as unknown);
   }
 
+  settled(): Promise<void> {
+    return this.firstContact;
+  }
+
   subscribe(listener: (change: RevocationChange) => void): void {
     this.changeListeners.push(listener);
   }
@@ -160,17 +164,42 @@ export class RedisRevocationStore implements RevocationStore {
     for (const listener of this.changeListeners) listener(change);
   }
 
+  // A Cluster stays 'ready' while the master of the {rev} slot is dead (its other masters
+  // answer), so connection events alone would report a store that refuses every command as
+  // available. The outcome of each command says it too.
   private async run<T>(command: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreUnavailableError('store closed');
     try {
-      return await command();
+      const result = await command();
+      if (!this.available && this.client.status === 'ready') this.markUp();
+      return result;
     } catch (err) {
+      this.markDown((err as Error).message);
       throw new StoreUnavailableError(`redis: ${(err as Error).message}`, { cause: err });
     }
   }
+
+  private markUp(): void {
+    const wasDown = !this.available;
+    this.available = true;
+    this.unavailableReason = undefined;
+    if (wasDown) {
+      this.logger.info({ event: 'store.connected', store: 'redis' }, 'revocation store connected');
+      for (const listener of this.reconnectListeners) listener();
+    }
+  }
+
+  private markDown(why: string): void {
+    if (this.closed) return;
+    if (this.available)
+      this.logger.warn({ event: 'store.unavailable', store: 'redis', why }, 'revocation store lost');
+    this.available = false;
+    this.unavailableReason = why;
+  }
 }
 
-function connect(config: StoreConfig): Client {
+/** One ioredis client as the store settings describe it (also used by the protection store). */
+export function connect(config: StoreConfig): Client {
   const extra = (config.redisOptions ?? {}) as RedisOptions & { cluster?: ClusterNode[] };
   const { cluster, ...rest } = extra;
   const common: RedisOptions = {

@@ -4,7 +4,9 @@ const SEP = '\u0000';
 
 /**
  * The in-memory copy of every revocation that the hot path consults: a few Map lookups, no I/O.
- * It is rebuilt or patched from the store; the store, not the mirror, is the truth.
+ * It is rebuilt or patched from the store; the store, not the mirror, is the truth. A patch
+ * costs one lookup, not a rebuild: with many live token revocations, every change reaches
+ * every instance, and an O(n) rebuild each time would stall their event loops.
  */
 export class RevocationMirror {
   private records = new Map<string, RevocationRecord>();
@@ -33,13 +35,15 @@ export class RevocationMirror {
 
   apply(record: RevocationRecord): void {
     this.records.set(record.id, record);
-    this.rebuild();
+    this.index(record);
   }
 
   remove(id: string): boolean {
-    const removed = this.records.delete(id);
-    if (removed) this.rebuild();
-    return removed;
+    const record = this.records.get(id);
+    if (record === undefined) return false;
+    this.records.delete(id);
+    this.unindex(record);
+    return true;
   }
 
   /** Drops token revocations whose token has expired anyway; returns their ids. */
@@ -48,8 +52,7 @@ export class RevocationMirror {
     for (const record of this.records.values()) {
       if (record.expiresAt !== undefined && record.expiresAt <= nowMs) gone.push(record.id);
     }
-    for (const id of gone) this.records.delete(id);
-    if (gone.length > 0) this.rebuild();
+    for (const id of gone) this.remove(id);
     return gone;
   }
 
@@ -75,31 +78,37 @@ export class RevocationMirror {
   }
 
   private rebuild(): void {
-    const keys = new Set<string>();
-    const tokens = new Map<string, number | undefined>();
-    const subjects = new Map<string, number>();
-    const issuers = new Map<string, number>();
-    for (const r of this.records.values()) {
-      switch (r.kind) {
-        case 'key':
-          keys.add(r.issuer + SEP + r.kid);
-          break;
-        case 'token':
-          tokens.set(r.issuer + SEP + r.jti, r.expiresAt);
-          break;
-        case 'subject': {
-          const key = r.issuer + SEP + r.sub;
-          subjects.set(key, Math.max(subjects.get(key) ?? 0, Date.parse(r.before) / 1000));
-          break;
-        }
-        case 'issuer':
-          issuers.set(r.issuer, Math.max(issuers.get(r.issuer) ?? 0, Date.parse(r.before) / 1000));
-          break;
+    this.keys = new Set();
+    this.tokens = new Map();
+    this.subjects = new Map();
+    this.issuers = new Map();
+    for (const record of this.records.values()) this.index(record);
+  }
+
+  private index(r: RevocationRecord): void {
+    switch (r.kind) {
+      case 'key':
+        this.keys.add(r.issuer + SEP + r.kid);
+        break;
+      case 'token':
+        this.tokens.set(r.issuer + SEP + r.jti, r.expiresAt);
+        break;
+      case 'subject': {
+        const key = r.issuer + SEP + r.sub;
+        this.subjects.set(key, Math.max(this.subjects.get(key) ?? 0, Date.parse(r.before) / 1000));
+        break;
       }
+      case 'issuer':
+        this.issuers.set(r.issuer, Math.max(this.issuers.get(r.issuer) ?? 0, Date.parse(r.before) / 1000));
+        break;
     }
-    this.keys = keys;
-    this.tokens = tokens;
-    this.subjects = subjects;
-    this.issuers = issuers;
+  }
+
+  /** Ids follow what is revoked, so a key or token entry belongs to exactly one record. */
+  private unindex(r: RevocationRecord): void {
+    if (r.kind === 'key') this.keys.delete(r.issuer + SEP + r.kid);
+    else if (r.kind === 'token') this.tokens.delete(r.issuer + SEP + r.jti);
+    // Several records may set one subject's or issuer's instant; lifting one is rare: recompute.
+    else this.rebuild();
   }
 }

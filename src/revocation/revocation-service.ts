@@ -39,6 +39,7 @@ export class RevocationService {
   private lastVersion = -1;
   private timer: NodeJS.Timeout | undefined;
   private pendingConfig: RevocationRecord[] = [];
+  private configured: RevocationRecord[] = [];
 
   constructor(private readonly options: RevocationServiceOptions) {
     this.lastSyncAt = options.clock();
@@ -58,8 +59,12 @@ export class RevocationService {
   async start(config: RevocationsConfig): Promise<void> {
     const now = this.options.clock();
     this.pendingConfig = configRecords(config, now, this.options.clockSkewSeconds);
+    this.configured = this.pendingConfig;
     // The config's revocations hold from the first request, whether or not the store answers.
     for (const record of this.pendingConfig) this.mirror.apply(record);
+    // A store still connecting gets to answer first, so that the first request after a restart
+    // already sees every stored revocation; a store that is down does not hold up the start.
+    await this.options.store.settled();
     await this.sync();
     const every = this.options.storeConfig.resyncSeconds * 1000;
     this.timer = setInterval(() => void this.sync(), every);
@@ -109,7 +114,7 @@ export class RevocationService {
         409,
       );
     }
-    const removed = await this.options.store.remove(id);
+    const removed = await this.options.store.remove(id, by);
     this.mirror.remove(id);
     this.options.logger.warn(
       { event: 'revocation.removed', revocation: removed ?? record, by },
@@ -133,7 +138,10 @@ export class RevocationService {
       const version = await store.version();
       if (version !== this.lastVersion) {
         const records = await store.list();
-        this.mirror.replaceAll(records);
+        // A store that lost its data (Redis restarted without persistence) gets the config's back.
+        const lost = this.lostConfigRecords(records);
+        for (const record of lost) await store.add(record);
+        this.mirror.replaceAll([...records, ...lost]);
         this.lastVersion = version;
       }
       const expired = this.mirror.expire(this.options.clock());
@@ -146,6 +154,12 @@ export class RevocationService {
         'revocation store unavailable',
       );
     }
+  }
+
+  private lostConfigRecords(stored: readonly RevocationRecord[]): RevocationRecord[] {
+    const ids = new Set(stored.map((r) => r.id));
+    const now = this.options.clock();
+    return this.configured.filter((r) => !ids.has(r.id) && (r.expiresAt === undefined || r.expiresAt > now));
   }
 }
 

@@ -23,11 +23,14 @@ export interface RevocationStore {
   list(): Promise<RevocationRecord[]>;
   /** Adds the record unless one with its id exists; returns the stored one. */
   add(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
-  remove(id: string): Promise<RevocationRecord | undefined>;
+  /** Lifts a revocation; `by` is who asked, for the audit trail. */
+  remove(id: string, by?: string): Promise<RevocationRecord | undefined>;
   /** A number that changes with every write: a cheap way to notice a missed message. */
   version(): Promise<number>;
   /** Changes made by any instance, including this one. */
   subscribe(listener: (change: RevocationChange) => void): void;
+  /** Resolves once the first connection attempt has ended, reached or not (bounded). */
+  settled(): Promise<void>;
   /** Called when the store becomes reachable again, so the caller can resync. */
   onReconnect(listener: () => void): void;
   close(): Promise<void>;

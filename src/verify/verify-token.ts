@@ -1,14 +1,16 @@
 import { LRUCache } from 'lru-cache';
 import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
 import type { KeyEntry } from '../keys/key-entry.js';
+import type { KeyRefetcher } from '../keys/key-refetch.js';
 import { assertKeyUsable, type KeyStepDeps, selectKey } from '../keys/select-key.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure } from './auth-failure.js';
-import { checkAlgAndType, checkForbiddenHeader } from './check-header.js';
 import { checkClaims, scopesOf } from './check-claims.js';
-import { ForgeryCheckBudget } from './forgery-budget.js';
+import { checkAlgAndType, checkForbiddenHeader } from './check-header.js';
+import { checkTenant } from './check-tenant.js';
 import { tokenFingerprint } from './fingerprint.js';
-import { type Claims, parseToken } from './parse-token.js';
+import { ForgeryCheckBudget } from './forgery-budget.js';
+import { type Claims, type ParsedToken, parseToken } from './parse-token.js';
 import { verifySignature } from './verify-signature.js';
 
 /** A token whose signature, issuer binding and issuer-level claims have been verified. */
@@ -27,6 +29,8 @@ export interface VerifierOptions {
   readonly clock: () => number;
   readonly cache: { readonly enabled: boolean; readonly maxEntries: number; readonly maxBytes: number };
   readonly forgeryChecksPerSecond: number;
+  /** Remote key sets: lets an unknown kid wait for the issuer's refetch (see KeyRefetchPending). */
+  readonly keyRefetch?: KeyRefetcher;
 }
 
 // Per-entry bookkeeping beyond the token string itself (claims object, Set, fields).
@@ -48,6 +52,7 @@ export class TokenVerifier {
       registry: options.registry,
       revocations: options.revocations,
       budget: new ForgeryCheckBudget(options.forgeryChecksPerSecond),
+      keyRefetch: options.keyRefetch,
     };
     this.cache = options.cache.enabled
       ? new LRUCache<string, VerifiedToken>({
@@ -71,30 +76,48 @@ export class TokenVerifier {
     this.cache?.clear();
   }
 
-  verify(token: string): VerifiedToken {
+  /**
+   * Synchronous, except that with `mayRefetch` an unknown kid of a remote set throws
+   * KeyRefetchPending: await its `settled`, then call again with `mayRefetch` false.
+   */
+  verify(token: string, mayRefetch = true): VerifiedToken {
     const now = this.options.clock();
     const cached = this.cache?.get(token);
     if (cached !== undefined) {
       // A key set replaced since (rotation, reload) sends the token down the full path again.
       if (cached.issuer.keys.byKid.get(cached.key.kid) === cached.key) {
         this.cacheHits += 1;
-        assertKeyUsable(null, cached.key, this.keyDeps, now);
-        checkClaims(cached.claims, cached.issuer, now);
+        try {
+          assertKeyUsable(null, cached.key, this.keyDeps, now);
+          checkClaims(cached.claims, cached.issuer, now);
+        } catch (err) {
+          nameTheToken(err, cached.key.kid, cached.alg, cached.claims);
+          throw err;
+        }
         return cached;
       }
       this.cache?.delete(token);
     }
     this.cacheMisses += 1;
-    const verified = this.verifyFully(token, now);
+    const verified = this.verifyFully(token, now, mayRefetch);
     this.cache?.set(token, verified);
     return verified;
   }
 
-  private verifyFully(token: string, now: number): VerifiedToken {
+  private verifyFully(token: string, now: number, mayRefetch: boolean): VerifiedToken {
     const parsed = parseToken(token);
+    try {
+      return this.verifyParsed(token, parsed, now, mayRefetch);
+    } catch (err) {
+      nameTheToken(err, parsed.header.kid, parsed.header.alg, parsed.claims);
+      throw err;
+    }
+  }
+
+  private verifyParsed(token: string, parsed: ParsedToken, now: number, mayRefetch: boolean): VerifiedToken {
     const { header, claims } = parsed;
     checkForbiddenHeader(header);
-    const issuer = claims.iss === undefined ? undefined : this.options.registry.byIss.get(claims.iss);
+    const issuer = claims.iss === undefined ? undefined : this.options.registry.issuerFor(claims.iss);
     if (issuer === undefined) {
       throw new AuthFailure('unknown_issuer', {
         claimedIssuer: claims.iss,
@@ -104,7 +127,7 @@ export class TokenVerifier {
       });
     }
     checkAlgAndType(header, issuer);
-    const key = selectKey(parsed, issuer, this.keyDeps, now);
+    const key = selectKey(parsed, issuer, this.keyDeps, now, mayRefetch);
     if (!verifySignature(header.alg, key, parsed.signingInput, parsed.signature)) {
       throw new AuthFailure('bad_signature', {
         claimedIssuer: issuer.iss,
@@ -115,6 +138,7 @@ export class TokenVerifier {
       });
     }
     checkClaims(claims, issuer, now);
+    checkTenant(claims, issuer);
     return {
       issuer,
       key,
@@ -124,4 +148,15 @@ export class TokenVerifier {
       fingerprint: tokenFingerprint(token),
     };
   }
+}
+
+/** Whichever step refused it, the security event names the token by what it claims. */
+function nameTheToken(err: unknown, kid: string | undefined, alg: string, claims: Claims): void {
+  if (!(err instanceof AuthFailure)) return;
+  const detail = err.detail;
+  detail.claimedIssuer ??= claims.iss;
+  detail.kid ??= kid;
+  detail.alg ??= alg;
+  detail.sub ??= claims.sub;
+  detail.jti ??= claims.jti;
 }

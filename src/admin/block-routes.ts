@@ -1,0 +1,34 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { CompiledConfig } from '../config/compile-config.js';
+import { BlockNotFoundError } from '../protection/block-service.js';
+import type { Protection } from '../protection/protection.js';
+import { requireAdminToken } from './admin-auth.js';
+
+interface Deps {
+  readonly compiled: CompiledConfig;
+  readonly protection: Protection | undefined;
+}
+
+/** GET /blocks lists the active blocks; DELETE /blocks/:id lifts one on every instance. */
+export function registerBlockRoutes(app: FastifyInstance, deps: Deps): void {
+  app.addHook('onRequest', requireAdminToken(deps.compiled.config.admin.token));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof BlockNotFoundError)
+      return reply.code(404).send({ error: 'not_found', message: error.message });
+    request.log.error({ err: error }, 'admin API error');
+    // A Redis store that is away cannot lift a block for the other instances: say so, do not pretend.
+    return reply
+      .code(503)
+      .send({ error: 'store_unavailable', message: `block not lifted: ${error.message}` });
+  });
+
+  app.get('/blocks', async () => ({ blocks: deps.protection?.blocks.list() ?? [] }));
+
+  app.delete<{ Params: { id: string } }>('/blocks/:id', async (request, reply) => {
+    if (deps.protection === undefined) {
+      return reply.code(404).send({ error: 'not_found', message: 'protection is not configured' });
+    }
+    const removed = await deps.protection.blocks.unblock(request.params.id);
+    return { removed };
+  });
+}

@@ -1,0 +1,106 @@
+import type { CompiledConfig } from '../../config/compile-config.js';
+import { keySetReadiness } from '../../keys/key-set-status.js';
+import type { BlockView } from '../../observability/block-view.js';
+import { keyStateOf } from '../../observability/key-state.js';
+import type { Observability } from '../../observability/observability.js';
+import type { RevocationService } from '../../revocation/revocation-service.js';
+
+export interface DashboardStateDeps {
+  readonly compiled: CompiledConfig;
+  readonly revocations: RevocationService;
+  readonly observability: Observability;
+  readonly blocks: BlockView | undefined;
+  readonly clock: () => number;
+  readonly isDraining: () => boolean;
+}
+
+const AUDIT_SHOWN = 50;
+const EVENTS_PER_POLL = 200;
+const RATE_SECONDS = 300;
+
+interface AuditCapable {
+  audit(limit: number): Promise<unknown[]>;
+}
+
+/** Everything the dashboard page shows, in one JSON document it polls every second. */
+export async function dashboardState(
+  deps: DashboardStateDeps,
+  afterSeq: number,
+): Promise<Record<string, unknown>> {
+  const now = deps.clock();
+  const { compiled, revocations, observability } = deps;
+  const keySets = compiled.keySets.status();
+  const sourceOf = new Map(keySets.map((s) => [s.issuerId, s]));
+  const readiness = keySetReadiness(keySets);
+  const store = revocations.store;
+  const problems = [...readiness.problems];
+  const degraded = [...readiness.degraded];
+  if (!store.available) {
+    (revocations.isStale() ? problems : degraded).push(
+      `revocation store unavailable: ${store.unavailableReason ?? 'unknown'}`,
+    );
+  }
+  const state = deps.isDraining()
+    ? 'draining'
+    : problems.length > 0
+      ? 'not_ready'
+      : degraded.length > 0
+        ? 'degraded'
+        : 'ready';
+
+  const issuers = [...compiled.registry.byId.values()].map((issuer) => {
+    const status = sourceOf.get(issuer.id);
+    return {
+      id: issuer.id,
+      iss: issuer.iss,
+      role: issuer.role,
+      source: status?.source ?? '',
+      loaded: issuer.keys.loaded,
+      lastError: status?.lastError,
+      keys: issuer.keys.all.map((key) => ({
+        kid: key.kid,
+        kty: key.kty,
+        crv: key.crv,
+        alg: key.alg,
+        state: keyStateOf(key, revocations.mirror, now),
+        notBefore: key.notBefore,
+        notAfter: key.notAfter,
+        lastSeen: observability.stats.keyLastSeen(issuer.id, key.kid),
+      })),
+    };
+  });
+
+  const records = revocations.list().sort((a, b) => b.at.localeCompare(a.at));
+  let audit: unknown[];
+  let auditSource: 'store' | 'records';
+  if (typeof (store as Partial<AuditCapable>).audit === 'function') {
+    auditSource = 'store';
+    try {
+      audit = (await (store as unknown as AuditCapable).audit(AUDIT_SHOWN)).reverse();
+    } catch {
+      audit = [];
+    }
+  } else {
+    // A store without an audit trail: each record still says who revoked what, when and why.
+    auditSource = 'records';
+    audit = records
+      .slice(0, AUDIT_SHOWN)
+      .map((record) => ({ op: 'add', at: record.at, by: record.by, record }));
+  }
+
+  return {
+    now,
+    status: { state, problems, degraded },
+    store: { kind: store.kind, available: store.available, staleSeconds: revocations.staleSeconds() },
+    issuers,
+    revocations: records,
+    audit,
+    auditSource,
+    blocks: deps.blocks === undefined ? null : deps.blocks.list(),
+    events: {
+      latestSeq: observability.recent.latestSeq,
+      items: observability.recent.query({ afterSeq, limit: EVENTS_PER_POLL }),
+    },
+    rates: observability.rates.list().slice(-RATE_SECONDS),
+  };
+}

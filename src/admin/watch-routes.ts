@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { CompiledConfig } from '../config/compile-config.js';
+import type { BlockView } from '../observability/block-view.js';
+import type { Observability } from '../observability/observability.js';
+import type { RevocationService } from '../revocation/revocation-service.js';
+import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
+import { registerEventsRoutes } from './events-routes.js';
+import { registerMetricsRoute } from './metrics-route.js';
+
+/** What the operator-facing views read: built by server.ts once the gateway exists. */
+export interface AdminWatch {
+  readonly observability: Observability;
+  readonly metrics: Registry;
+  readonly clock: () => number;
+}
+
+interface Deps {
+  readonly compiled: CompiledConfig;
+  readonly revocations: RevocationService;
+  readonly isDraining: () => boolean;
+  readonly blocks: BlockView | undefined;
+  readonly watch: AdminWatch;
+}
+
+/** /metrics, /events and /dashboard, each in its own scope with its own guard. */
+export async function registerWatchRoutes(app: FastifyInstance, deps: Deps): Promise<void> {
+  const { admin } = deps.compiled.config;
+  await app.register(async (scope) =>
+    registerMetricsRoute(scope, {
+      metrics: deps.watch.metrics,
+      adminToken: admin.token,
+      requireToken: admin.metricsRequireToken,
+    }),
+  );
+  await app.register(async (scope) =>
+    registerEventsRoutes(scope, { recent: deps.watch.observability.recent, adminToken: admin.token }),
+  );
+  await app.register(async (scope) =>
+    registerDashboardRoutes(scope, {
+      adminToken: admin.token,
+      compiled: deps.compiled,
+      revocations: deps.revocations,
+      observability: deps.watch.observability,
+      blocks: deps.blocks,
+      clock: deps.watch.clock,
+      isDraining: deps.isDraining,
+    }),
+  );
+}

@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { CompiledRoute } from '../proxy/compile-routes.js';
+import { connect } from '../revocation/redis-store.js';
+import { eventStreamKey, RedisEventStream } from './event-stream.js';
+import { RateHistory } from './rate-history.js';
+import { RecentEvents } from './recent-events.js';
+import { RequestStats } from './request-stats.js';
+import { type SecurityEventRecord, SecurityEvents } from './security-events.js';
+
+/** What an instance keeps to be watched: counters, recent events, the Redis stream. */
+export interface Observability {
+  readonly events: SecurityEvents;
+  readonly stats: RequestStats;
+  readonly recent: RecentEvents;
+  readonly rates: RateHistory;
+  /** Set with the Redis store: every instance appends its events to one stream. */
+  readonly stream: RedisEventStream | undefined;
+  close(): Promise<void>;
+}
+
+export function createObservability(
+  config: Config,
+  routes: readonly CompiledRoute[],
+  logger: Logger,
+  clock: () => number,
+): Observability {
+  const events = new SecurityEvents(logger);
+  const stats = new RequestStats(routes);
+  const recent = new RecentEvents(config.events.recent);
+  const rates = new RateHistory(stats, clock);
+  const stream =
+    config.store.kind === 'redis'
+      ? new RedisEventStream(
+          connect(config.store),
+          { key: eventStreamKey(config.store.prefix), maxLength: config.events.streamMaxLength },
+          logger,
+        )
+      : undefined;
+  const record = (event: SecurityEventRecord) => {
+    const time = clock();
+    recent.push(event, time);
+    stream?.push(event, time);
+  };
+  events.onRefusal(stats.refused);
+  events.onRefusal(record);
+  events.onAnomaly(record);
+  rates.start();
+  return {
+    events,
+    stats,
+    recent,
+    rates,
+    stream,
+    async close() {
+      rates.stop();
+      await stream?.close();
+    },
+  };
+}

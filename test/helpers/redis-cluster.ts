@@ -1,0 +1,118 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort } from './redis-server.js';
+
+const run = promisify(execFile);
+
+export interface ClusterNode {
+  readonly port: number;
+  /** SIGKILL: the master is gone, as after a crash. */
+  kill(): Promise<void>;
+}
+
+export interface TestCluster {
+  readonly nodes: readonly ClusterNode[];
+  /** The node serving the hash slot of `{tag}` keys. */
+  ownerOf(tag: string): Promise<ClusterNode>;
+  close(): Promise<void>;
+}
+
+/**
+ * A private Redis Cluster of `masters` masters and no replicas on free loopback ports, each in a
+ * temporary directory, joined with `redis-cli --cluster create`. `cluster-require-full-coverage
+ * no`: the masters left keep serving their slots when one dies (with the default `yes`, every
+ * slot stops answering as soon as any slot is uncovered).
+ */
+export async function startRedisCluster(masters = 3, options: { fullCoverage?: boolean } = {}): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'provgate-cluster-'));
+  const children: ChildProcess[] = [];
+  const nodes: ClusterNode[] = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    const child = spawn(
+      'redis-server',
+      [
+        '--port', String(port),
+        '--bind', '127.0.0.1',
+        '--dir', dir,
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', '1000',
+        '--cluster-require-full-coverage', options.fullCoverage === true ? 'yes' : 'no',
+        '--appendonly', 'no',
+        '--save', '',
+        '--daemonize', 'no',
+      ],
+      { stdio: 'ignore' },
+    );
+    children.push(child);
+    nodes.push({
+      port,
+      kill: async () => {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      },
+    });
+  }
+  const close = async () => {
+    for (const node of nodes) await node.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const node of nodes) await waitPing(node.port);
+    await run('redis-cli', [
+      '--cluster', 'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', '0',
+      '--cluster-yes',
+    ]);
+    for (const node of nodes) await waitClusterOk(node.port);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    nodes,
+    close,
+    async ownerOf(tag) {
+      const client = new Redis({ port: nodes[0]!.port, host: '127.0.0.1', lazyConnect: true });
+      try {
+        await client.connect();
+        const slot = (await client.call('CLUSTER', 'KEYSLOT', `{${tag}}`)) as number;
+        const shards = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+        const owner = shards.find(([from, to]) => slot >= from && slot <= to)![2][1];
+        return nodes.find((n) => n.port === owner)!;
+      } finally {
+        client.disconnect();
+      }
+    },
+  };
+}
+
+async function waitPing(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await run('redis-cli', ['-p', String(port), 'ping']);
+      return;
+    } catch {
+      await sleep(50);
+    }
+  }
+  throw new Error(`redis-server on ${port} did not start`);
+}
+
+async function waitClusterOk(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
+    if (stdout.includes('cluster_state:ok')) return;
+    await sleep(100);
+  }
+  throw new Error(`cluster not ok on ${port}`);
+}

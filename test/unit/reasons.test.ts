@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  isUnsignedOrSymmetric,
+  KEY_STEP_REASONS,
+  REASON_CODES,
+  REASONS,
+  type Reason,
+  severityOf,
+} from '../../src/verify/reasons.js';
+
+// The reason table of ARCHITECTURE.md and issue 2, written out again on purpose: a reason
+// added, dropped or moved to another status has to be a deliberate change in both places.
+const BY_STATUS: Record<number, readonly Reason[]> = {
+  401: [
+    'missing_token',
+    'malformed_token',
+    'alg_not_allowed',
+    'forbidden_header',
+    'wrong_token_type',
+    'unknown_issuer',
+    'unknown_key',
+    'key_issuer_mismatch',
+    'key_inactive',
+    'key_revoked',
+    'bad_signature',
+    'token_expired',
+    'token_not_yet_valid',
+    'token_lifetime_exceeded',
+    'claim_missing',
+    'audience_mismatch',
+    'tenant_not_allowed',
+    'tenant_mismatch',
+    'issuer_not_accepted',
+    'resource_minted_token',
+    'delegation_not_allowed',
+    'token_revoked',
+    'subject_revoked',
+    'issuer_revoked',
+    'token_blocked',
+  ],
+  403: ['insufficient_scope', 'blocked_network', 'blocked_source'],
+  429: ['rate_limited'],
+  503: ['keys_unavailable', 'revocation_state_stale'],
+  404: ['no_route'],
+  502: ['upstream_unavailable'],
+  504: ['upstream_timeout'],
+};
+
+const SEVERITIES = new Set(['critical', 'high', 'low']);
+
+test('the reason table is exactly the documented one, each reason with its status', () => {
+  const documented = Object.values(BY_STATUS).flat();
+  assert.deepEqual([...REASON_CODES].sort(), [...documented].sort());
+  for (const [status, reasons] of Object.entries(BY_STATUS)) {
+    for (const reason of reasons) assert.equal(REASONS[reason].status, Number(status), reason);
+  }
+});
+
+test('every reason has an error code and a base severity', () => {
+  for (const reason of REASON_CODES) {
+    const spec = REASONS[reason];
+    assert.equal(typeof spec.error, 'string', reason);
+    assert.ok(spec.error.length > 0, reason);
+    assert.ok(SEVERITIES.has(spec.severity), reason);
+  }
+});
+
+test('token refusals say invalid_token, scopes say insufficient_scope, no route says not_found', () => {
+  for (const reason of BY_STATUS[401]!) assert.equal(REASONS[reason].error, 'invalid_token', reason);
+  assert.equal(REASONS.insufficient_scope.error, 'insufficient_scope');
+  assert.equal(REASONS.no_route.error, 'not_found');
+  for (const reason of ['blocked_network', 'blocked_source'] as const)
+    assert.notEqual(REASONS[reason].error, 'insufficient_scope');
+});
+
+test('key-step refusals are critical only when the signature verified under the named key', () => {
+  assert.deepEqual([...KEY_STEP_REASONS].sort(), ['key_inactive', 'key_issuer_mismatch', 'key_revoked']);
+  for (const reason of KEY_STEP_REASONS) {
+    assert.equal(severityOf(reason, { signatureValid: true }), 'critical', reason);
+    assert.equal(severityOf(reason, { signatureValid: false }), 'high', reason);
+    assert.equal(severityOf(reason, { signatureValid: 'unchecked' }), 'high', reason);
+    assert.equal(severityOf(reason), 'high', reason);
+  }
+});
+
+test('alg_not_allowed is critical for none and HMAC, high for any other algorithm', () => {
+  for (const alg of ['none', 'None', 'NONE', 'HS256', 'HS384', 'HS512', 'hs256']) {
+    assert.equal(severityOf('alg_not_allowed', { alg }), 'critical', alg);
+    assert.equal(isUnsignedOrSymmetric(alg), true, alg);
+  }
+  for (const alg of ['RS384', 'ES512', 'PS256', 'EdDSA', 'RSA-OAEP', '']) {
+    assert.equal(severityOf('alg_not_allowed', { alg }), 'high', alg);
+    assert.equal(isUnsignedOrSymmetric(alg), false, alg);
+  }
+  assert.equal(severityOf('alg_not_allowed'), 'high');
+});
+
+test('resource_minted_token is critical on a token-minting route, high elsewhere', () => {
+  assert.equal(severityOf('resource_minted_token', { routeMintsTokens: true }), 'critical');
+  assert.equal(severityOf('resource_minted_token', { routeMintsTokens: false }), 'high');
+  assert.equal(severityOf('resource_minted_token'), 'high');
+});
+
+test('forbidden_header is always critical', () => {
+  assert.equal(severityOf('forbidden_header'), 'critical');
+});
+
+test('facts never raise a reason they do not concern', () => {
+  const raisers: ReadonlySet<Reason> = new Set([
+    ...KEY_STEP_REASONS,
+    'alg_not_allowed',
+    'resource_minted_token',
+  ]);
+  const facts = { signatureValid: true, alg: 'none', routeMintsTokens: true } as const;
+  for (const reason of REASON_CODES) {
+    if (raisers.has(reason)) continue;
+    assert.equal(severityOf(reason, facts), REASONS[reason].severity, reason);
+    assert.equal(severityOf(reason), REASONS[reason].severity, reason);
+  }
+});
