@@ -22,6 +22,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 # The configuration (and any key-set files it names) is mounted at /etc/provgate.
 # The image holds no keys: key sets come from files you mount or from your IdP's URL.
+# Nothing is written at run time (logs go to stdout): run it with a read-only root file system
+# and a tmpfs /tmp (docker run --read-only --tmpfs /tmp; see docs/deploy.md).
 USER node
 EXPOSE 8080 9901
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

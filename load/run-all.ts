@@ -81,7 +81,12 @@ async function main(group: ProcessGroup, runDir: string): Promise<void> {
     generator: GeneratorClient.start(group, plan.driverCore),
     targets,
     pools: poolFiles,
-    poolSizes: { one: pools.one.length, valid: pools.valid.length, invalid: pools.invalid.length, mixed: pools.mixed.length },
+    poolSizes: {
+      one: pools.one.length,
+      valid: pools.valid.length,
+      invalid: pools.invalid.length,
+      mixed: pools.mixed.length,
+    },
     log,
   };
   const schedule: Schedule = options;

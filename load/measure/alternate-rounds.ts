@@ -65,14 +65,25 @@ const MAX_WARMUP_SECONDS = 60;
  * At least `warmupSeconds`, and until the whole pool has been sent once: a 10,000-token
  * rotation measured before every token reached the cache would be measured half cold.
  */
-export async function warmUp(bench: Bench, s: Scenario, schedule: Schedule, rate?: number, suffix = ''): Promise<void> {
+export async function warmUp(
+  bench: Bench,
+  s: Scenario,
+  schedule: Schedule,
+  rate?: number,
+  suffix = '',
+): Promise<void> {
   const started = Date.now();
   let sent = 0;
   do {
     const warm = await once(bench, s, schedule.warmupSeconds, schedule.connections, rate);
     sent += warm.requests;
     bench.log(`  warm-up ${(s.name + suffix).padEnd(24)} ${describe(warm)}`);
-  } while (sent < bench.poolSizes[s.pool] && Date.now() - started < MAX_WARMUP_SECONDS * 1000);
+    // At a fixed rate the throughput phase has already sent every pool through.
+  } while (
+    rate === undefined &&
+    sent < bench.poolSizes[s.pool] &&
+    Date.now() - started < MAX_WARMUP_SECONDS * 1000
+  );
 }
 
 /**

@@ -40,7 +40,11 @@ export interface Backend {
   readonly port: number;
 }
 
-function nodeTarget(ctx: TargetContext, file: string, args: readonly string[]): { command: string; args: string[] } {
+function nodeTarget(
+  ctx: TargetContext,
+  file: string,
+  args: readonly string[],
+): { command: string; args: string[] } {
   const compiled = ctx.compiledTargets.dir;
   if (compiled !== undefined) {
     return { command: process.execPath, args: [join(compiled, file.replace(/\.ts$/, '.js')), ...args] };
@@ -83,7 +87,13 @@ async function startUpstream(
     );
     return { url: `http://127.0.0.1:${port}`, port, child };
   }
-  const child = await startOne(ctx, name, nodeTarget(ctx, 'mail-upstream.ts', ['--port', String(port)]), port, core);
+  const child = await startOne(
+    ctx,
+    name,
+    nodeTarget(ctx, 'mail-upstream.ts', ['--port', String(port)]),
+    port,
+    core,
+  );
   return { url: `http://127.0.0.1:${port}`, port, child };
 }
 
