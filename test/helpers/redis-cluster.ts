@@ -28,7 +28,10 @@ export interface TestCluster {
  * no`: the masters left keep serving their slots when one dies (with the default `yes`, every
  * slot stops answering as soon as any slot is uncovered).
  */
-export async function startRedisCluster(masters = 3, options: { fullCoverage?: boolean } = {}): Promise<TestCluster> {
+export async function startRedisCluster(
+  masters = 3,
+  options: { fullCoverage?: boolean } = {},
+): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'provgate-cluster-'));
   const children: ChildProcess[] = [];
   const nodes: ClusterNode[] = [];
@@ -37,16 +40,26 @@ export async function startRedisCluster(masters = 3, options: { fullCoverage?: b
     const child = spawn(
       'redis-server',
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--dir', dir,
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '1000',
-        '--cluster-require-full-coverage', options.fullCoverage === true ? 'yes' : 'no',
-        '--appendonly', 'no',
-        '--save', '',
-        '--daemonize', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '1000',
+        '--cluster-require-full-coverage',
+        options.fullCoverage === true ? 'yes' : 'no',
+        '--appendonly',
+        'no',
+        '--save',
+        '',
+        '--daemonize',
+        'no',
       ],
       { stdio: 'ignore' },
     );
@@ -68,9 +81,11 @@ export async function startRedisCluster(masters = 3, options: { fullCoverage?: b
   try {
     for (const node of nodes) await waitPing(node.port);
     await run('redis-cli', [
-      '--cluster', 'create',
+      '--cluster',
+      'create',
       ...nodes.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas', '0',
+      '--cluster-replicas',
+      '0',
       '--cluster-yes',
     ]);
     for (const node of nodes) await waitClusterOk(node.port);

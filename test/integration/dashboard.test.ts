@@ -100,10 +100,10 @@ test('the dashboard asks for the admin token, then shows issuers, keys and event
   await page.fill('#token', ADMIN_TOKEN);
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-issuer="enterprise"] table');
-  assert.equal(await keyRow('enterprise', 'ent-2024').locator('.badge').innerText(), 'active');
-  assert.notEqual(await keyRow('enterprise', 'ent-2024').locator('td').nth(5).innerText(), 'never');
+  assert.equal(await keyRow('enterprise', 'ent-2024').locator('.badge').textContent(), 'active');
+  assert.notEqual(await keyRow('enterprise', 'ent-2024').locator('td').nth(5).textContent(), 'never');
   await page.waitForSelector('#events tr[data-severity="critical"]');
-  assert.match(await page.locator('#events').innerText(), /FORGERY CONFIRMED/);
+  assert.match((await page.locator('#events').textContent()) ?? '', /FORGERY CONFIRMED/);
   const cookies = await page.context().cookies();
   const session = cookies.find((c) => c.name === 'provgate_session');
   assert.ok(session?.httpOnly && session.sameSite === 'Strict');

@@ -108,7 +108,11 @@ test('a critical refusal on A blocks its source on B', async () => {
 
 test('a master holding none of the gateway slots dies: revocation, pub/sub and blocking go on', async () => {
   const revOwner = await cluster.ownerOf('rev');
-  const owners = new Set([revOwner.port, (await cluster.ownerOf('prot')).port, (await cluster.ownerOf('events')).port]);
+  const owners = new Set([
+    revOwner.port,
+    (await cluster.ownerOf('prot')).port,
+    (await cluster.ownerOf('events')).port,
+  ]);
   // With three masters the three tags may cover all of them; then lose one that is not {rev}'s.
   const bystander =
     cluster.nodes.find((n) => !owners.has(n.port)) ?? cluster.nodes.find((n) => n.port !== revOwner.port)!;
