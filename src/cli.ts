@@ -5,7 +5,12 @@ import { checkConfigCommand } from './cli/check-config-command.js';
 import { CliError } from './cli/cli-error.js';
 import { keysGenerateCommand, tokenMintCommand } from './cli/dev-commands.js';
 import { eventsTailCommand, tailOptions } from './cli/events-command.js';
-import { listRevocationsCommand, revokeCommand, unrevokeCommand } from './cli/revocation-commands.js';
+import {
+  listRevocationsCommand,
+  revocationAuditCommand,
+  revokeCommand,
+  unrevokeCommand,
+} from './cli/revocation-commands.js';
 import { startCommand } from './cli/start-command.js';
 import { ConfigError } from './config/config-error.js';
 import { loadConfigFile } from './config/load-config.js';
@@ -19,7 +24,7 @@ usage:
   provgate revoke token   --issuer ID --jti JTI [--exp N]  [--reason TEXT] [--config FILE]
   provgate revoke subject --issuer ID --sub SUB --before RFC3339 [--reason TEXT] [--config FILE]
   provgate revoke issuer  --issuer ID --before RFC3339     [--reason TEXT] [--config FILE]
-  provgate revocations list [--config FILE]
+  provgate revocations list|audit [--config FILE]
   provgate unrevoke ID [--config FILE]
   provgate blocks list [--config FILE]
   provgate unblock ID [--config FILE]
@@ -80,7 +85,8 @@ async function main(argv: string[]): Promise<void> {
       if (sub === undefined) throw new CliError('usage: provgate revoke key|token|subject|issuer ...');
       return revokeCommand(config(), sub, values, out);
     case 'revocations':
-      if (sub !== 'list') throw new CliError('usage: provgate revocations list');
+      if (sub === 'audit') return revocationAuditCommand(config(), out);
+      if (sub !== 'list') throw new CliError('usage: provgate revocations list|audit');
       return listRevocationsCommand(config(), out);
     case 'unrevoke':
       return unrevokeCommand(config(), sub, out);

@@ -27,5 +27,8 @@ export interface LoadOutcome {
   readonly fastRotation: boolean;
   /** CPU seconds the target process used during the measurement (set by the orchestrator). */
   readonly targetCpuSeconds?: number;
+  /** provgate only: verified-token cache hits and misses during the measurement. */
+  readonly cacheHits?: number;
+  readonly cacheMisses?: number;
   readonly error?: string;
 }

@@ -1,6 +1,7 @@
 import type { GeneratorClient } from '../generator/generator-client.js';
 import type { LoadOutcome } from '../generator/job.js';
 import type { PoolFiles, PoolName } from '../setup/token-pools.js';
+import { readCacheCounters } from './cache-counters.js';
 import type { Scenario, TargetName } from './scenarios.js';
 import type { RunningTarget } from './start-targets.js';
 import { cpuSecondsOf } from './target-cpu.js';
@@ -27,12 +28,14 @@ function describe(o: LoadOutcome): string {
     .map(([k, v]) => `${k}:${v}`)
     .join(' ');
   const extra = o.errors + o.timeouts > 0 ? ` errors:${o.errors} timeouts:${o.timeouts}` : '';
+  const lookups = (o.cacheHits ?? 0) + (o.cacheMisses ?? 0);
+  const cache = lookups === 0 ? '' : `  cache hits ${((100 * (o.cacheHits ?? 0)) / lookups).toFixed(0)}%`;
   const gen = `gen cpu ${(o.generatorCpu * 100).toFixed(0)}%`;
   const target =
     o.targetCpuSeconds === undefined || o.requests === 0
       ? ''
       : `  target ${((o.targetCpuSeconds * 1e6) / o.requests).toFixed(0)} µs/req (${((100 * o.targetCpuSeconds) / o.elapsedSeconds).toFixed(0)}% busy)`;
-  return `${o.rps.toFixed(0).padStart(7)} req/s  p50 ${o.p50Ms.toFixed(2)} ms  p99 ${o.p99Ms.toFixed(2)} ms${target}  ${gen}  [${codes}${extra}]${o.error ? ` ${o.error}` : ''}`;
+  return `${o.rps.toFixed(0).padStart(7)} req/s  p50 ${o.p50Ms.toFixed(2)} ms  p99 ${o.p99Ms.toFixed(2)} ms${target}${cache}  ${gen}  [${codes}${extra}]${o.error ? ` ${o.error}` : ''}`;
 }
 
 async function once(
@@ -44,6 +47,7 @@ async function once(
 ): Promise<LoadOutcome> {
   const target = bench.targets.get(s.target);
   if (target === undefined) throw new Error(`target ${s.target} is not running`);
+  const cacheBefore = await readCacheCounters(target.metrics);
   const cpuBefore = cpuSecondsOf(target.pid);
   const outcome = await bench.generator.run({
     url: target.url,
@@ -53,9 +57,17 @@ async function once(
     ...(rate === undefined ? {} : { overallRate: rate }),
   });
   const cpuAfter = cpuSecondsOf(target.pid);
-  return cpuBefore === undefined || cpuAfter === undefined
-    ? outcome
-    : { ...outcome, targetCpuSeconds: cpuAfter - cpuBefore };
+  const cacheAfter = await readCacheCounters(target.metrics);
+  return {
+    ...outcome,
+    ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { targetCpuSeconds: cpuAfter - cpuBefore }),
+    ...(cacheBefore === undefined || cacheAfter === undefined
+      ? {}
+      : {
+          cacheHits: cacheAfter.hits - cacheBefore.hits,
+          cacheMisses: cacheAfter.misses - cacheBefore.misses,
+        }),
+  };
 }
 
 // A warm-up that never ends on a target that cannot keep up would hang the run.

@@ -12,6 +12,7 @@ import { writeHaproxyConfig, writeStaticUpstreamConfig } from '../setup/haproxy-
 import type { SigningKey } from '../setup/signing-key.js';
 import { MAIL_BODY } from '../targets/mail-body.js';
 import type { ProvgateLaunch } from '../targets/provgate-launch.js';
+import type { MetricsEndpoint } from './cache-counters.js';
 import type { TargetName } from './scenarios.js';
 
 const TARGETS_DIR = new URL('../targets/', import.meta.url).pathname;
@@ -33,6 +34,8 @@ export interface RunningTarget {
   readonly url: string;
   /** The process that serves it, for its CPU time (haproxy-plain and haproxy-jwt share one). */
   readonly pid: number | undefined;
+  /** provgate only: its admin /metrics, for the verified-token cache counters. */
+  readonly metrics?: MetricsEndpoint;
 }
 
 export interface Backend {
@@ -141,17 +144,19 @@ export async function startTargets(
   for (const name of ['provgate', 'provgate-cold'] as const) {
     if (!needed.has(name)) continue;
     const port = await freePort();
+    const adminPort = await freePort();
     const config = writeGatewayConfig({
       dir: ctx.dir,
       name,
       port,
-      adminPort: await freePort(),
+      adminPort,
       upstream: backend.url,
       key: ctx.key,
       ...(name === 'provgate-cold' ? { cacheEntries: COLD_CACHE_ENTRIES } : {}),
     });
-    const child = await startOne(ctx, name, ctx.launch.command(config), port, core);
-    urls.set(name, at(port, child));
+    const child = await startOne(ctx, name, ctx.launch.command(config.path), port, core);
+    const metrics = { url: `http://127.0.0.1:${adminPort}/metrics`, token: config.adminToken };
+    urls.set(name, { ...at(port, child), metrics });
   }
   if ((needed.has('haproxy-plain') || needed.has('haproxy-jwt')) && ctx.haproxy.found) {
     const plainPort = await freePort();

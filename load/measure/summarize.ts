@@ -24,6 +24,8 @@ export interface ScenarioSummary {
   readonly status: StatusCheck;
   /** Median CPU share of a core the generator used: near 1.0 the generator, not the target, was the limit. */
   readonly generatorCpu: number;
+  /** Share of verified-token cache lookups that hit (provgate, where its /metrics answered). */
+  readonly cacheHitRate: number | null;
 }
 
 const rpsOf = (list: readonly LoadOutcome[]) => list.map((o) => o.rps);
@@ -32,6 +34,12 @@ export const capacityOf = (list: readonly LoadOutcome[]): number[] =>
   list.map((o) => (o.targetCpuSeconds ? o.requests / o.targetCpuSeconds : Number.NaN));
 export const okRpsOf = (list: readonly LoadOutcome[]): number[] =>
   list.map((o) => (o.elapsedSeconds > 0 ? (o.statusCounts['200'] ?? 0) / o.elapsedSeconds : 0));
+
+function hitRate(list: readonly LoadOutcome[]): number | null {
+  const hits = list.reduce((a, o) => a + (o.cacheHits ?? 0), 0);
+  const lookups = hits + list.reduce((a, o) => a + (o.cacheMisses ?? 0), 0);
+  return lookups === 0 ? null : hits / lookups;
+}
 
 /** Medians over rounds, and ratios as medians of per-round ratios. */
 export function summarize(scenarios: readonly Scenario[], outcomes: Outcomes): ScenarioSummary[] {
@@ -57,6 +65,7 @@ export function summarize(scenarios: readonly Scenario[], outcomes: Outcomes): S
         targetBusy: median(list.map((o) => (o.targetCpuSeconds ?? Number.NaN) / o.elapsedSeconds)),
         status: checkStatuses(s.expect, list),
         generatorCpu: median(list.map((o) => o.generatorCpu)),
+        cacheHitRate: hitRate(list),
       };
     });
 }

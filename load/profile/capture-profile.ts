@@ -43,7 +43,7 @@ export async function captureProfile(
     ...(scenario.target === 'provgate-cold' ? { cacheEntries: COLD_CACHE_ENTRIES } : {}),
   });
   const name = `${scenario.name}.cpuprofile`;
-  const cmd = ctx.launch.command(config, [
+  const cmd = ctx.launch.command(config.path, [
     '--cpu-prof',
     `--cpu-prof-dir=${outDir}`,
     `--cpu-prof-name=${name}`,

@@ -19,13 +19,19 @@ export interface GatewayConfigOptions {
   readonly cacheEntries?: number;
 }
 
+export interface WrittenGatewayConfig {
+  readonly path: string;
+  readonly adminToken: string;
+}
+
 /** One issuer, one mail route: the same checks as the HAProxy config, plus provgate's own. */
-export function writeGatewayConfig(o: GatewayConfigOptions): string {
+export function writeGatewayConfig(o: GatewayConfigOptions): WrittenGatewayConfig {
+  const adminToken = randomBytes(24).toString('base64url');
   const jwks = join(o.dir, 'enterprise.jwks.json');
   writeFileSync(jwks, JSON.stringify({ keys: [o.key.publicJwk] }));
   const config = {
     listen: { host: '127.0.0.1', port: o.port },
-    admin: { host: '127.0.0.1', port: o.adminPort, token: randomBytes(24).toString('base64url') },
+    admin: { host: '127.0.0.1', port: o.adminPort, token: adminToken },
     issuers: {
       enterprise: {
         issuer: LOAD_ISSUER,
@@ -49,5 +55,5 @@ export function writeGatewayConfig(o: GatewayConfigOptions): string {
   };
   const path = join(o.dir, `${o.name}.yaml`);
   writeFileSync(path, stringify(config));
-  return path;
+  return { path, adminToken };
 }

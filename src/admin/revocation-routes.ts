@@ -51,6 +51,11 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void
 
   app.get('/revocations', async () => ({ revocations: deps.revocations.list() }));
 
+  app.get<{ Querystring: { limit?: string } }>('/revocations/audit', async (request) => {
+    const limit = Math.min(Math.max(Number(request.query.limit ?? 1000) || 1000, 1), 100_000);
+    return { audit: await deps.revocations.store.audit(limit) };
+  });
+
   app.delete<{ Params: { id: string } }>('/revocations/:id', async (request) => {
     const removed = await deps.revocations.unrevoke(request.params.id, 'admin-api');
     return { removed };

@@ -4,6 +4,7 @@ import { createLogger } from '../observability/logger.js';
 import { RedisRevocationStore } from '../revocation/redis-store.js';
 import { makeRecord, type RevocationRecord } from '../revocation/revocation-record.js';
 import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
+import type { AuditEntry } from '../revocation/revocation-store.js';
 import { describe } from '../revocation/revocation-service.js';
 import { callAdmin } from './admin-client.js';
 import { CliError } from './cli-error.js';
@@ -81,6 +82,24 @@ export async function listRevocationsCommand(config: Config, out: Out): Promise<
     out(
       `${r.id}  ${r.at}  by ${r.by} (${r.source})  ${describe(r)}${r.reason ? `  reason: ${r.reason}` : ''}`,
     );
+  }
+}
+
+/** Every add and removal, oldest first: what `revocations list` no longer shows once lifted or expired. */
+export async function revocationAuditCommand(config: Config, out: Out): Promise<void> {
+  let entries: AuditEntry[];
+  if (config.store.kind === 'redis') {
+    entries = await withRedis(config, (store) => store.audit(10_000));
+  } else {
+    const res = await callAdmin(config, 'GET', '/revocations/audit?limit=10000');
+    if (res.status !== 200) throw new CliError(`gateway refused (${res.status}): ${JSON.stringify(res.body)}`);
+    entries = (res.body.audit as AuditEntry[]) ?? [];
+  }
+  if (entries.length === 0) out('no audit entries');
+  for (const e of entries) {
+    const what = e.record !== undefined ? `${describe(e.record)}  id=${e.record.id}` : `id=${e.id}`;
+    const why = e.record?.reason ? `  reason: ${e.record.reason}` : '';
+    out(`${e.at}  ${e.op === 'add' ? 'revoked' : 'lifted '}  by ${e.by}  ${what}${why}`);
   }
 }
 

@@ -2,7 +2,7 @@ import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
 import type { RevocationRecord } from './revocation-record.js';
-import { type RevocationChange, type RevocationStore, StoreUnavailableError } from './revocation-store.js';
+import { type AuditEntry, type RevocationChange, type RevocationStore, StoreUnavailableError } from './revocation-store.js';
 
 // Every key carries the hash tag {rev}, so the scripts below touch one slot and work
 // unchanged on Redis Cluster. The layout is documented in the README.
@@ -24,10 +24,10 @@ const ADD = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if existing then return {0, existing} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('INCR', KEYS[2])
+local version = redis.call('INCR', KEYS[2])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('LTRIM', KEYS[3], -${AUDIT_CAP}, -1)
-redis.call('PUBLISH', KEYS[4], ARGV[4])
+redis.call('PUBLISH', KEYS[4], version .. ' ' .. ARGV[4])
 return {1, ARGV[2]}
 `;
 
@@ -35,10 +35,10 @@ const REMOVE = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('INCR', KEYS[2])
+local version = redis.call('INCR', KEYS[2])
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('LTRIM', KEYS[3], -${AUDIT_CAP}, -1)
-redis.call('PUBLISH', KEYS[4], ARGV[3])
+redis.call('PUBLISH', KEYS[4], version .. ' ' .. ARGV[3])
 return existing
 `;
 
@@ -130,9 +130,9 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /** The audit trail, newest last: every add and every removal with who and when. */
-  async audit(limit = 1000): Promise<unknown[]> {
+  async audit(limit = 1000): Promise<AuditEntry[]> {
     const lines = await this.run(() => this.client.lrange(this.keys.audit, -limit, -1));
-    return lines.map((line) => JSON.parse(line) as unknown);
+    return lines.map((line) => JSON.parse(line) as AuditEntry);
   }
 
   settled(): Promise<void> {
@@ -156,7 +156,11 @@ export class RedisRevocationStore implements RevocationStore {
   private onMessage(message: string): void {
     let change: RevocationChange;
     try {
-      change = JSON.parse(message) as RevocationChange;
+      // "<version> <change JSON>": the version lets a listener that saw every change skip
+      // the periodic full reload.
+      const space = message.indexOf(' ');
+      const version = Number(message.slice(0, space));
+      change = { ...(JSON.parse(message.slice(space + 1)) as RevocationChange), version };
     } catch {
       this.logger.warn({ event: 'store.bad_message' }, 'ignored an unreadable revocation message');
       return;

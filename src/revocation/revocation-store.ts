@@ -1,6 +1,18 @@
 import type { RevocationRecord } from './revocation-record.js';
 
-export type RevocationChange = { op: 'add'; record: RevocationRecord } | { op: 'remove'; id: string };
+/** A change, with the store version it produced when the store knows it. */
+export type RevocationChange = ({ op: 'add'; record: RevocationRecord } | { op: 'remove'; id: string }) & {
+  version?: number;
+};
+
+/** One line of the audit trail: every add and every removal, with who and when. */
+export interface AuditEntry {
+  readonly op: 'add' | 'remove';
+  readonly at: string;
+  readonly by: string;
+  readonly record?: RevocationRecord;
+  readonly id?: string;
+}
 
 /** Thrown when the store cannot take or give revocations; never swallowed. */
 export class StoreUnavailableError extends Error {
@@ -25,6 +37,8 @@ export interface RevocationStore {
   add(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }>;
   /** Lifts a revocation; `by` is who asked, for the audit trail. */
   remove(id: string, by?: string): Promise<RevocationRecord | undefined>;
+  /** The audit trail, oldest first, at most the last `limit` entries. */
+  audit(limit?: number): Promise<AuditEntry[]>;
   /** A number that changes with every write: a cheap way to notice a missed message. */
   version(): Promise<number>;
   /** Changes made by any instance, including this one. */
