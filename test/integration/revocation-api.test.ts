@@ -116,6 +116,19 @@ describe('each kind of revocation through the API', () => {
     assert.deepEqual(lifted.body, { removed: record });
     assert.deepEqual(await listed(gw), []);
     assert.equal(await verdict(gw, token), 'ok');
+
+    // The audit trail keeps what the list no longer shows: who revoked, who lifted, when, why.
+    const trail = (await admin(gw.adminUrl, 'GET', '/revocations/audit')).body.audit as Record<string, unknown>[];
+    const mine = trail.filter((e) => (e.record as { id?: string } | undefined)?.id === record.id || e.id === record.id);
+    assert.deepEqual(
+      mine.map((e) => [e.op, e.by]),
+      [
+        ['add', 'admin-api'],
+        ['remove', 'admin-api'],
+      ],
+    );
+    assert.equal((mine[0]!.record as { reason?: string }).reason, 'stolen');
+    assert.equal((await admin(gw.adminUrl, 'GET', '/revocations/audit', undefined, null)).status, 401);
   });
 
   test('token: refused as token_revoked by jti, other tokens of the subject unaffected', async () => {
