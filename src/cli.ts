@@ -1,17 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { listBlocksCommand, unblockCommand } from './cli/block-commands.js';
-import { checkConfigCommand } from './cli/check-config-command.js';
 import { CliError } from './cli/cli-error.js';
-import { keysGenerateCommand, tokenMintCommand } from './cli/dev-commands.js';
-import { eventsTailCommand, tailOptions } from './cli/events-command.js';
-import {
-  listRevocationsCommand,
-  revocationAuditCommand,
-  revokeCommand,
-  unrevokeCommand,
-} from './cli/revocation-commands.js';
-import { startCommand } from './cli/start-command.js';
 import { ConfigError } from './config/config-error.js';
 import { loadConfigFile } from './config/load-config.js';
 
@@ -61,6 +50,11 @@ const OPTIONS = {
 } as const;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+// `provgate revocations list | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -76,34 +70,42 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = () => loadConfigFile(configPath).config;
+  // Each command loads only its own code: `revoke` need not load Fastify and the whole server.
+  const revocations = () => import('./cli/revocation-commands.js');
   switch (command) {
     case 'start':
-      return startCommand(configPath, Number(values['drain-seconds']));
+      return (await import('./cli/start-command.js')).startCommand(
+        configPath,
+        Number(values['drain-seconds']),
+      );
     case 'check-config':
-      return checkConfigCommand(configPath, out);
+      return (await import('./cli/check-config-command.js')).checkConfigCommand(configPath, out);
     case 'revoke':
       if (sub === undefined) throw new CliError('usage: provgate revoke key|token|subject|issuer ...');
-      return revokeCommand(config(), sub, values, out);
+      return (await revocations()).revokeCommand(config(), sub, values, out);
     case 'revocations':
-      if (sub === 'audit') return revocationAuditCommand(config(), out);
+      if (sub === 'audit') return (await revocations()).revocationAuditCommand(config(), out);
       if (sub !== 'list') throw new CliError('usage: provgate revocations list|audit');
-      return listRevocationsCommand(config(), out);
+      return (await revocations()).listRevocationsCommand(config(), out);
     case 'unrevoke':
-      return unrevokeCommand(config(), sub, out);
+      return (await revocations()).unrevokeCommand(config(), sub, out);
     case 'blocks':
       if (sub !== 'list') throw new CliError('usage: provgate blocks list');
-      return listBlocksCommand(config(), out);
+      return (await import('./cli/block-commands.js')).listBlocksCommand(config(), out);
     case 'unblock':
-      return unblockCommand(config(), sub, out);
+      return (await import('./cli/block-commands.js')).unblockCommand(config(), sub, out);
     case 'events':
       if (sub !== 'tail') throw new CliError('usage: provgate events tail [--severity high] [--since 1h]');
-      return eventsTailCommand(config(), tailOptions(values, Date.now()), out);
+      {
+        const events = await import('./cli/events-command.js');
+        return events.eventsTailCommand(config(), events.tailOptions(values, Date.now()), out);
+      }
     case 'keys':
       if (sub !== 'generate') throw new CliError('usage: provgate keys generate --issuer ID ...');
-      return keysGenerateCommand(values, out);
+      return (await import('./cli/dev-commands.js')).keysGenerateCommand(values, out);
     case 'token':
       if (sub !== 'mint') throw new CliError('usage: provgate token mint --key FILE ...');
-      return tokenMintCommand(values, out);
+      return (await import('./cli/dev-commands.js')).tokenMintCommand(values, out);
     default:
       throw new CliError(`unknown command ${command}\n\n${USAGE}`);
   }

@@ -4,8 +4,8 @@ import { createLogger } from '../observability/logger.js';
 import { RedisRevocationStore } from '../revocation/redis-store.js';
 import { makeRecord, type RevocationRecord } from '../revocation/revocation-record.js';
 import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
-import type { AuditEntry } from '../revocation/revocation-store.js';
 import { describe } from '../revocation/revocation-service.js';
+import type { AuditEntry } from '../revocation/revocation-store.js';
 import { callAdmin } from './admin-client.js';
 import { CliError } from './cli-error.js';
 
@@ -92,7 +92,8 @@ export async function revocationAuditCommand(config: Config, out: Out): Promise<
     entries = await withRedis(config, (store) => store.audit(10_000));
   } else {
     const res = await callAdmin(config, 'GET', '/revocations/audit?limit=10000');
-    if (res.status !== 200) throw new CliError(`gateway refused (${res.status}): ${JSON.stringify(res.body)}`);
+    if (res.status !== 200)
+      throw new CliError(`gateway refused (${res.status}): ${JSON.stringify(res.body)}`);
     entries = (res.body.audit as AuditEntry[]) ?? [];
   }
   if (entries.length === 0) out('no audit entries');

@@ -42,7 +42,9 @@ function runPrimary(workers: number, drainSeconds: number): void {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
-    process.stderr.write(`provgate: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    process.stderr.write(
+      `provgate: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
+    );
     setTimeout(fork, 1000).unref();
   });
   const stop = () => {

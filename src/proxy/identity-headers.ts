@@ -42,7 +42,10 @@ export function headerValue(value: string): string {
   if (PLAIN.test(value)) return value;
   let out = '';
   for (const byte of Buffer.from(value, 'utf8')) {
-    out += byte > 0x20 && byte < 0x7f && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out +=
+      byte > 0x20 && byte < 0x7f && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

@@ -2,7 +2,12 @@ import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
 import type { RevocationRecord } from './revocation-record.js';
-import { type AuditEntry, type RevocationChange, type RevocationStore, StoreUnavailableError } from './revocation-store.js';
+import {
+  type AuditEntry,
+  type RevocationChange,
+  type RevocationStore,
+  StoreUnavailableError,
+} from './revocation-store.js';
 
 // Every key carries the hash tag {rev}, so the scripts below touch one slot and work
 // unchanged on Redis Cluster. The layout is documented in the README.

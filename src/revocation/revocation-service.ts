@@ -47,7 +47,8 @@ export class RevocationService {
       if (change.op === 'add') this.mirror.apply(change.record);
       else this.mirror.remove(change.id);
       // Seeing every change in order means the mirror equals that version: no reload needed.
-      if (change.version !== undefined && change.version === this.lastVersion + 1) this.lastVersion = change.version;
+      if (change.version !== undefined && change.version === this.lastVersion + 1)
+        this.lastVersion = change.version;
       this.lastSyncAt = this.options.clock();
     });
     options.store.onReconnect(() => void this.sync());

@@ -699,7 +699,11 @@ describe('what the upstream receives', () => {
     for (const [sub, encoded] of cases) {
       const path = casePath('/api/mail');
       const reply = await send(path, bearer(await entToken({ sub })));
-      assert.equal(reply.status, 200, `sub ${JSON.stringify(sub)}: ${reply.status} ${JSON.stringify(reply.body)}`);
+      assert.equal(
+        reply.status,
+        200,
+        `sub ${JSON.stringify(sub)}: ${reply.status} ${JSON.stringify(reply.body)}`,
+      );
       const { headers } = lastAt(path);
       assert.equal(headers['x-auth-subject'], encoded);
       assert.equal(decodeURIComponent(headers['x-auth-subject'] as string), sub);

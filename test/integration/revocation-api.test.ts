@@ -118,8 +118,13 @@ describe('each kind of revocation through the API', () => {
     assert.equal(await verdict(gw, token), 'ok');
 
     // The audit trail keeps what the list no longer shows: who revoked, who lifted, when, why.
-    const trail = (await admin(gw.adminUrl, 'GET', '/revocations/audit')).body.audit as Record<string, unknown>[];
-    const mine = trail.filter((e) => (e.record as { id?: string } | undefined)?.id === record.id || e.id === record.id);
+    const trail = (await admin(gw.adminUrl, 'GET', '/revocations/audit')).body.audit as Record<
+      string,
+      unknown
+    >[];
+    const mine = trail.filter(
+      (e) => (e.record as { id?: string } | undefined)?.id === record.id || e.id === record.id,
+    );
     assert.deepEqual(
       mine.map((e) => [e.op, e.by]),
       [
