@@ -498,7 +498,7 @@ test(`${SIGNED_RUNS} validly signed tokens with fuzzed headers and claims: 200 o
         ? `upstream got ${String(answer.body.url)}`
         : auth['x-auth-issuer'] !== c.issuer
           ? `x-auth-issuer ${auth['x-auth-issuer']}`
-          : auth['x-auth-subject'] !== String(claims.sub).trim()
+          : decodeURIComponent(auth['x-auth-subject'] ?? '') !== String(claims.sub)
             ? `x-auth-subject ${auth['x-auth-subject']}`
             : undefined;
     return { input, status: 200, reason: 'passed', problem };
