@@ -25,6 +25,8 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 const fast = installFastRotation();
 const pools = new Map<string, readonly string[]>();
 const built = new Map<string, readonly Buffer[]>();
+// The fallback rotation's position per pool, carried from one job to the next.
+const slowPositions = new Map<string, number>();
 
 function pool(file: string): readonly string[] {
   let values = pools.get(file);
@@ -54,14 +56,16 @@ function requestFor(job: LoadJob, url: URL): RequestSpec {
     useRotation(prebuilt(job.poolFile, url));
     return { method: 'GET', path, headers: {} };
   }
-  const headers = pool(job.poolFile);
-  let next = 0;
+  const file = job.poolFile;
+  const headers = pool(file);
   return {
     method: 'GET',
     path,
     headers: {},
     setupRequest: (req) => {
-      req.headers = { authorization: headers[next++ % headers.length]! };
+      const next = slowPositions.get(file) ?? 0;
+      slowPositions.set(file, (next + 1) % headers.length);
+      req.headers = { authorization: headers[next]! };
       return req;
     },
   };

@@ -8,6 +8,9 @@ const require = createRequire(import.meta.url);
 let rotation: readonly Buffer[] | undefined;
 let next = 0;
 let installed: boolean | undefined;
+// Where each pool's rotation stopped: the next job on it carries on from there, so that short
+// jobs in a row (warm-up, rounds) walk the whole pool instead of its first few thousand.
+const positions = new WeakMap<readonly Buffer[], number>();
 
 /**
  * autocannon rebuilds the whole request on every call when `setupRequest` rotates a header,
@@ -36,8 +39,9 @@ export function installFastRotation(): boolean {
 
 /** The raw requests to rotate through for the next job, or undefined for autocannon's own. */
 export function useRotation(buffers: readonly Buffer[] | undefined): void {
+  if (rotation !== undefined) positions.set(rotation, next % rotation.length);
   rotation = buffers;
-  next = 0;
+  next = buffers === undefined ? 0 : (positions.get(buffers) ?? 0);
 }
 
 /** One GET per Authorization value, byte for byte what autocannon itself would have sent. */

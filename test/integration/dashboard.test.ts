@@ -137,6 +137,7 @@ test('a screenshot of the page is kept as a test artifact', async () => {
   await page.locator('#blocks tr[data-block]').first().waitFor({ timeout: 3000 });
   // The toast from the revocation above would cover the blocks table.
   await page.evaluate(() => document.getElementById('toast')?.classList.remove('show'));
+  await sleep(400); // its fade-out
   mkdirSync('test-artifacts', { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   assert.ok(existsSync(SCREENSHOT));

@@ -259,13 +259,13 @@ export const DASHBOARD_JS = String.raw`
       return;
     }
     var rows = s.blocks.map(function (b) {
-      return el('tr', { 'data-block': b.id }, [
-        td(badge('neutral', b.target)), td(b.value, 'mono'), td(b.rule), td(b.reason),
-        td(iso(b.expiresAt) + ' (' + Math.max(0, Math.round((b.expiresAt - s.now) / 60000)) + ' min)', 'mono'), td(b.by, 'muted'),
+      return el('tr', { 'data-block': b.id, title: 'refused as ' + b.reason + ', decided by ' + b.by + ' at ' + shortIso(b.at) }, [
+        td(badge('neutral', b.target)), td(b.value, 'mono'), td(b.rule, 'mono'),
+        td(iso(b.expiresAt).slice(5, 16) + ' (' + Math.max(0, Math.round((b.expiresAt - s.now) / 60000)) + ' min)', 'mono'),
         td(el('button', { class: 'danger', text: 'Lift', onclick: function () { liftBlock(b); } }))
       ]);
     });
-    put('blocks', table(['Target', 'Value', 'Rule', 'Refused as', 'Until', 'Decided by', ''], rows, 'no active blocks'));
+    put('blocks', table(['Target', 'Value', 'Rule', 'Until', ''], rows, 'no active blocks', 'blocks'));
   }
 
   var RANK = { low: 0, high: 1, critical: 2 };

@@ -35,6 +35,8 @@ table.keys td:nth-child(7) { text-align: right; }
 table.events th:nth-child(1) { width: 13%; } table.events th:nth-child(2) { width: 7%; } table.events th:nth-child(3) { width: 6%; }
 table.events th:nth-child(4) { width: 14%; } table.events th:nth-child(5) { width: 6%; } table.events th:nth-child(6) { width: 9%; }
 table.events th:nth-child(7) { width: 9%; } table.events th:nth-child(8) { width: 8%; }
+table.blocks td:nth-child(2), td button { white-space: nowrap; }
+table.blocks td:last-child { text-align: right; }
 .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
 .muted { color: var(--muted); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; white-space: nowrap; }
