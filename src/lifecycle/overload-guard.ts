@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
+import { sendRefusal } from '../verify/refusal-reply.js';
 
 export interface OverloadOptions {
   /** Mean event-loop delay over the last sample past which requests are refused; 0 is off. */
@@ -31,14 +32,13 @@ export function installOverloadGuard(app: FastifyInstance, options: OverloadOpti
     histogram.reset();
   }, sampleMs);
   timer.unref();
-  const retryAfter = String(options.retryAfterSeconds);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!overloaded) {
       done();
       return;
     }
     options.onReject?.();
-    reply.code(503).header('retry-after', retryAfter).send({ error: 'unavailable', reason: 'overloaded' });
+    sendRefusal(reply, 'overloaded', options.retryAfterSeconds);
   });
   app.addHook('onClose', (_instance, done) => {
     clearInterval(timer);

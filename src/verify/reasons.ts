@@ -49,6 +49,7 @@ export const REASONS = {
   rate_limited: { status: 429, error: 'rate_limited', severity: 'low' },
   keys_unavailable: { status: 503, error: 'unavailable', severity: 'high' },
   revocation_state_stale: { status: 503, error: 'unavailable', severity: 'high' },
+  overloaded: { status: 503, error: 'unavailable', severity: 'low' },
   no_route: { status: 404, error: 'not_found', severity: 'low' },
   upstream_unavailable: { status: 502, error: 'unavailable', severity: 'low' },
   upstream_timeout: { status: 504, error: 'unavailable', severity: 'low' },

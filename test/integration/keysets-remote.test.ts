@@ -6,7 +6,6 @@ import {
   get,
   ISS,
   type KeyRing,
-  sign,
   startTestGateway,
   type TestGateway,
   tempDir,
