@@ -39,6 +39,10 @@ export function verifySignature(
   if (spec.ecdsaLength !== undefined && signature.length !== spec.ecdsaLength) return false;
   const data = Buffer.from(signingInput, 'latin1');
   try {
+    // PKCS#1 v1.5 is the default padding of an RSA KeyObject: passing the key itself skips
+    // the options object that node:crypto would otherwise unpack on every call.
+    if (spec.padding === constants.RSA_PKCS1_PADDING)
+      return verify(spec.hash, data, key.keyObject, signature);
     if (spec.padding !== undefined) {
       return verify(
         spec.hash,
