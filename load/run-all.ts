@@ -8,7 +8,13 @@ import { type Bench, measureAlternating, type Outcomes, type Schedule } from './
 import { parseOptions } from './measure/options.js';
 import { preflight } from './measure/preflight.js';
 import { HALF_LOAD_SCENARIOS, SCENARIOS, type Scenario, type TargetName } from './measure/scenarios.js';
-import { startBackend, startTargets, type TargetContext, upstreamKind } from './measure/start-targets.js';
+import {
+  bareProxyTransport,
+  startBackend,
+  startTargets,
+  type TargetContext,
+  upstreamKind,
+} from './measure/start-targets.js';
 import { median } from './measure/stats.js';
 import { summarize } from './measure/summarize.js';
 import { compileTargets } from './procs/compile-targets.js';
@@ -72,7 +78,7 @@ async function main(group: ProcessGroup, runDir: string): Promise<void> {
   );
 
   const compiledTargets = compileTargets(join(runDir, 'build'));
-  log(`bare proxy: ${compiledTargets.note}`);
+  log(`bare proxy: ${compiledTargets.note}, ${bareProxyTransport().note}`);
   const ctx: TargetContext = { group, plan, dir: runDir, key, pemPath, launch, haproxy, compiledTargets };
   const backend = await startBackend(ctx);
   const targets = await startTargets(ctx, backend, new Set<TargetName>(scenarios.map((s) => s.target)));
@@ -145,7 +151,7 @@ async function main(group: ProcessGroup, runDir: string): Promise<void> {
       upstream: upstreamKind(ctx),
       pinning: plan.note,
       provgate: launch.note.trim(),
-      bareProxy: compiledTargets.note,
+      bareProxy: `${compiledTargets.note}, ${bareProxyTransport().note}`,
       haproxy: haproxyNote,
     },
     machine: {

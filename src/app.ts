@@ -1,63 +1,46 @@
-import httpProxy from '@fastify/http-proxy';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
-  type FastifyReply,
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
-import type { CompiledConfig } from './config/compile-config.js';
 import { installOverloadGuard } from './lifecycle/overload-guard.js';
 import type { RequestStats } from './observability/request-stats.js';
 import { SecurityEvents } from './observability/security-events.js';
-import type { Protection } from './protection/protection.js';
 import { createAuthHook } from './proxy/auth-hook.js';
-import type { CompiledRoute } from './proxy/compile-routes.js';
 import './proxy/fastify-augment.js';
-import { identityHeaders } from './proxy/identity-headers.js';
-import { RouteMatcher } from './proxy/match-route.js';
+import { registerProxyRoute } from './proxy/proxy-route.js';
+import type { RuntimeHolder } from './reload/runtime-holder.js';
 import type { RevocationService } from './revocation/revocation-service.js';
 import { sendRefusal } from './verify/refusal-reply.js';
-import { TokenVerifier } from './verify/verify-token.js';
 
 export interface GatewayDeps {
   readonly logger: Logger;
   readonly revocations: RevocationService;
   readonly clock?: () => number;
   readonly events?: SecurityEvents;
-  /** Deny lists, blocks, rate limits and anomaly rules; absent without a `protection:` section. */
-  readonly protection?: Protection | undefined;
   /** Per-request counters behind /metrics and the dashboard; absent in tests that need none. */
   readonly stats?: RequestStats | undefined;
 }
 
 export interface Gateway {
   readonly app: FastifyInstance;
-  readonly verifier: TokenVerifier;
   readonly events: SecurityEvents;
 }
 
-/** The proxy listener: pipeline in onRequest, one streaming @fastify/http-proxy per route. No I/O here. */
-export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps): Promise<Gateway> {
-  const { config } = compiled;
+/**
+ * The proxy listener: the pipeline in onRequest, then one streaming catch-all proxy route. Routes,
+ * keys and protection come from the generation in `runtime`, which a reload replaces. No I/O here.
+ */
+export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): Promise<Gateway> {
+  // Listener settings are fixed for the life of the process; a reload keeps them (restart-settings.ts).
+  const { config } = runtime.current.compiled;
   const clock = deps.clock ?? Date.now;
   const events = deps.events ?? new SecurityEvents(deps.logger);
-  const protection = deps.protection;
-  if (protection !== undefined) {
-    // Failure bursts and critical events are decided from the refusals themselves; anomalies
-    // join the refusals on the security event stream.
-    events.onRefusal((event) => protection.onRefusal(event));
-    protection.onAnomaly((event) => events.anomaly(event));
-  }
-  const verifier = new TokenVerifier({
-    registry: compiled.registry,
-    revocations: deps.revocations.mirror,
-    clock,
-    cache: config.verification.cache,
-    forgeryChecksPerSecond: config.verification.forgeryChecksPerSecond,
-    keyRefetch: compiled.keySets,
-  });
+  // Failure bursts and critical events are decided from the refusals themselves, by the
+  // protection rules in force (none without a `protection:` section).
+  events.onRefusal((event) => runtime.current.protection?.onRefusal(event));
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -70,6 +53,7 @@ export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps):
   });
   app.decorateRequest('auth', null);
   app.decorateRequest('gatewayRoute', null);
+  app.decorateRequest('runtime', null);
   // Before authentication: an overloaded instance should not spend a signature check on a 503.
   installOverloadGuard(app, {
     maxEventLoopDelayMs: config.lifecycle.maxEventLoopDelayMs,
@@ -80,13 +64,11 @@ export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps):
   app.addHook(
     'onRequest',
     createAuthHook({
-      matcher: new RouteMatcher(compiled.routes),
-      verifier,
+      runtime,
       revocations: deps.revocations,
       events,
       clock,
       maxTokenBytes: config.verification.maxTokenBytes,
-      protection,
       stats: deps.stats,
     }),
   );
@@ -104,26 +86,6 @@ export async function buildGateway(compiled: CompiledConfig, deps: GatewayDeps):
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send({ error: 'server_error' });
   });
-
-  for (const route of compiled.routes) await registerRoute(app, route);
-  return { app, verifier, events };
-}
-
-async function registerRoute(app: FastifyInstance, route: CompiledRoute): Promise<void> {
-  await app.register(httpProxy, {
-    upstream: route.upstream,
-    prefix: route.prefix === '/' ? '' : route.prefix,
-    rewritePrefix: route.rewritePrefix ?? route.prefix,
-    httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
-    replyOptions: {
-      timeout: route.timeoutMs,
-      rewriteRequestHeaders: (request, headers) =>
-        identityHeaders(headers, request.auth, request.gatewayRoute),
-      onError: (reply, { error }) => {
-        const timedOut = (error as { statusCode?: number }).statusCode === 504;
-        reply.log.warn({ event: 'upstream.error', route: route.name, err: error.message }, 'upstream failed');
-        sendRefusal(reply as FastifyReply, timedOut ? 'upstream_timeout' : 'upstream_unavailable');
-      },
-    },
-  });
+  await registerProxyRoute(app);
+  return { app, events };
 }

@@ -4,21 +4,28 @@ import { buildAdminApp } from './admin/admin-app.js';
 import { buildGateway, type Gateway } from './app.js';
 import { type CompiledConfig, compileConfig } from './config/compile-config.js';
 import { loadConfigFile } from './config/load-config.js';
+import { maxClockSkewSeconds } from './config/max-clock-skew.js';
 import { createLogger } from './observability/logger.js';
 import { createMetricsRegistry } from './observability/metrics-registry.js';
 import { createObservability, type Observability } from './observability/observability.js';
 import { packageVersion } from './observability/package-version.js';
-import { createProtection } from './protection/create-protection.js';
 import type { Protection } from './protection/protection.js';
+import { createRuntime } from './reload/gateway-runtime.js';
+import { ConfigReloader, type ReloadOutcome } from './reload/reload-config.js';
+import { RuntimeHolder } from './reload/runtime-holder.js';
+import { startProtection } from './reload/start-protection.js';
 import { createRevocationStore } from './revocation/create-store.js';
 import { RevocationService } from './revocation/revocation-service.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
   readonly admin: FastifyInstance;
+  /** The configuration in force now: a reload replaces it. */
   readonly compiled: CompiledConfig;
+  /** The configuration generation in force, and what a request arriving now is served under. */
+  readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
-  /** Undefined without a `protection:` section. */
+  /** The protection rules in force; undefined without a `protection:` section. */
   readonly protection: Protection | undefined;
   readonly logger: Logger;
   /** Counters, recent security events and the Redis event stream. */
@@ -26,6 +33,11 @@ export interface RunningGateway {
   /** Base URLs of the two listeners as bound (ports resolved when configured as 0). */
   readonly proxyUrl: string;
   readonly adminUrl: string;
+  /**
+   * Reads the config file again and puts it in force if it is sound (SIGHUP, a file change and
+   * POST /reload all come here); a file with problems changes nothing and says why.
+   */
+  reload(trigger?: string): Promise<ReloadOutcome>;
   /** Readiness off, in-flight requests finished (within `graceMs`), everything closed. */
   close(graceMs?: number): Promise<void>;
 }
@@ -43,52 +55,67 @@ export async function startGateway(configPath: string, options: StartOptions = {
   for (const warning of compiled.warnings) logger.warn({ event: 'config.warning' }, warning);
   compiled.keySets.start(logger);
   const clock = options.clock ?? Date.now;
-  const maxSkew = Math.max(...Object.values(config.issuers).map((i) => i.clockSkewSeconds));
   const revocations = new RevocationService({
     store: createRevocationStore(config.store, logger),
     storeConfig: config.store,
     logger,
     clock,
-    clockSkewSeconds: maxSkew,
+    clockSkewSeconds: maxClockSkewSeconds(config),
   });
   await revocations.start(config.revocations);
+  const observability = createObservability(config, compiled.routes, logger, clock);
   // Same kind of store as revocations: memory for one process, Redis for every instance.
   const protection =
     compiled.protection === undefined
       ? undefined
-      : createProtection(compiled.protection, { store: config.store, logger, clock });
-  await protection?.start();
-  const observability = createObservability(config, compiled.routes, logger, clock);
-  const gateway = await buildGateway(compiled, {
+      : await startProtection(compiled.protection, {
+          store: config.store,
+          logger,
+          clock,
+          events: observability.events,
+        });
+  const runtime = new RuntimeHolder(
+    createRuntime(compiled, { generation: 1, revocations: revocations.mirror, clock, protection }),
+  );
+  const gateway = await buildGateway(runtime, {
     logger,
     revocations,
     clock,
-    protection,
     events: observability.events,
     stats: observability.stats,
+  });
+  const reloader = new ConfigReloader({
+    path,
+    env: options.env,
+    runtime,
+    revocations,
+    stats: observability.stats,
+    events: observability.events,
+    logger,
+    clock,
   });
   let draining = false;
   const metrics = createMetricsRegistry({
     stats: observability.stats,
-    verifier: gateway.verifier,
-    compiled,
+    runtime,
     revocations,
     clock,
     isDraining: () => draining,
     stream: observability.stream,
-    blocks: protection?.blocks,
+    blocks: () => runtime.current.protection?.blocks,
     version: packageVersion(),
   });
   const admin = await buildAdminApp({
-    compiled,
+    runtime,
     revocations,
-    protection,
     logger,
     isDraining: () => draining,
+    reload: (trigger) => reloader.reload(trigger),
     watch: { observability, metrics, clock },
   });
   const adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
   const proxyUrl = await gateway.app.listen({ host: config.listen.host, port: config.listen.port });
+  reloader.watch(config.reload.watch);
   logger.info(
     { event: 'gateway.started', proxyUrl, adminUrl, store: config.store.kind },
     'provgate listening',
@@ -97,18 +124,25 @@ export async function startGateway(configPath: string, options: StartOptions = {
   return {
     gateway,
     admin,
-    compiled,
+    get compiled() {
+      return runtime.current.compiled;
+    },
+    runtime,
     revocations,
-    protection,
+    get protection() {
+      return runtime.current.protection;
+    },
     logger,
     observability,
     proxyUrl,
     adminUrl,
+    reload: (trigger = 'api') => reloader.reload(trigger),
     async close(graceMs = 10_000) {
       // Readiness goes first, and stays off a moment while the proxy still serves, so that a
       // balancer polling /readyz stops sending before connections are refused.
       draining = true;
-      const readinessGraceMs = config.lifecycle.readinessGraceSeconds * 1000;
+      await reloader.close();
+      const readinessGraceMs = runtime.current.compiled.config.lifecycle.readinessGraceSeconds * 1000;
       if (readinessGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, readinessGraceMs));
       const server = gateway.app.server;
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -123,8 +157,9 @@ export async function startGateway(configPath: string, options: StartOptions = {
       }
       await admin.close();
       await observability.close();
-      compiled.keySets.stop();
-      await protection?.stop();
+      const last = runtime.current;
+      last.compiled.keySets.stop();
+      await last.protection?.stop();
       await revocations.stop();
       logger.info({ event: 'gateway.stopped' }, 'provgate stopped');
     },

@@ -1,12 +1,14 @@
 // The load generator, in a process of its own (pinned apart from the targets): reads one JSON
 // job per stdin line, answers one JSON outcome per stdout line, exits when stdin closes.
 // Latencies come from autocannon's per-response event (its own histogram keeps whole ms).
+// Fixed-rate jobs (overallRate) run paced, open loop, outside autocannon: see paced-run.ts.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { buildRequests, installFastRotation, useRotation } from './fast-rotation.js';
 import type { LoadJob, LoadOutcome } from './job.js';
 import { LatencyRecorder } from './latency-recorder.js';
+import { pacedRun } from './paced-run.js';
 
 interface RequestSpec {
   method: string;
@@ -25,7 +27,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 const fast = installFastRotation();
 const pools = new Map<string, readonly string[]>();
 const built = new Map<string, readonly Buffer[]>();
-// The fallback rotation's position per pool, carried from one job to the next.
+// The fallback and paced rotations' position per pool, carried from one job to the next.
 const slowPositions = new Map<string, number>();
 
 function pool(file: string): readonly string[] {
@@ -71,7 +73,31 @@ function requestFor(job: LoadJob, url: URL): RequestSpec {
   };
 }
 
+async function runPaced(job: LoadJob): Promise<LoadOutcome> {
+  const authorizations = job.poolFile === undefined ? [] : pool(job.poolFile);
+  const cpuBefore = process.cpuUsage();
+  const result = await pacedRun(job, authorizations, slowPositions.get(job.poolFile ?? '') ?? 0);
+  if (job.poolFile !== undefined)
+    slowPositions.set(job.poolFile, result.next % Math.max(1, authorizations.length));
+  const cpu = process.cpuUsage(cpuBefore);
+  const [p50Ms, p99Ms] = result.latencies.percentiles(50, 99);
+  return {
+    id: job.id,
+    requests: result.requests,
+    elapsedSeconds: result.elapsedSeconds,
+    rps: result.requests / result.elapsedSeconds,
+    p50Ms: p50Ms!,
+    p99Ms: p99Ms!,
+    statusCounts: result.statusCounts,
+    errors: result.errors,
+    timeouts: 0,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / result.elapsedSeconds,
+    fastRotation: false,
+  };
+}
+
 function run(job: LoadJob): Promise<LoadOutcome> {
+  if (job.overallRate !== undefined) return runPaced(job);
   const url = new URL(job.url);
   const request = requestFor(job, url);
   const latencies = new LatencyRecorder();
@@ -84,7 +110,6 @@ function run(job: LoadJob): Promise<LoadOutcome> {
       connections: job.connections,
       duration: job.durationSeconds,
       requests: [request],
-      ...(job.overallRate === undefined ? {} : { overallRate: job.overallRate }),
     });
     instance.on('response', (_client, status, _bytes, ms) => {
       statusCounts[status] = (statusCounts[status] ?? 0) + 1;

@@ -6,7 +6,7 @@ export interface LoadJob {
   readonly durationSeconds: number;
   /** JSON array of Authorization header values, sent in rotation; none for a bare request. */
   readonly poolFile: string | undefined;
-  /** Offered load in requests per second; absent for a closed loop at saturation. */
+  /** Offered load in requests per second, paced evenly (open loop); absent for autocannon's closed loop at saturation. */
   readonly overallRate?: number;
 }
 

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT } from '../procs/build-dist.js';
 import type { CompiledTargets } from '../procs/compile-targets.js';
 import type { CpuPlan } from '../procs/cpu-pinning.js';
 import type { HaproxyLookup } from '../procs/find-haproxy.js';
@@ -112,6 +113,15 @@ export async function startBackend(ctx: TargetContext): Promise<Backend> {
   return { url, port };
 }
 
+const TRANSPORT = join(ROOT, 'dist', 'src', 'proxy', 'upstream-options.js');
+
+/** Where the bare proxy takes the gateway's upstream transport settings from, if anywhere. */
+export function bareProxyTransport(): { module: string; note: string } {
+  return existsSync(TRANSPORT)
+    ? { module: TRANSPORT, note: "with the gateway's transport options (dist/src/proxy/upstream-options.js)" }
+    : { module: 'default', note: '@fastify/http-proxy defaults (no dist/src/proxy/upstream-options.js)' };
+}
+
 /** Starts each needed target as its own process on the targets' core; returns its request URL. */
 export async function startTargets(
   ctx: TargetContext,
@@ -138,6 +148,7 @@ export async function startTargets(
   if (needed.has('bare-proxy')) {
     const port = await freePort();
     const args = ['--port', String(port), '--upstream', backend.url, '--prefix', MAIL_PREFIX];
+    args.push('--transport', bareProxyTransport().module);
     const child = await startOne(ctx, 'bare-proxy', nodeTarget(ctx, 'bare-proxy.ts', args), port, core);
     urls.set('bare-proxy', at(port, child));
   }

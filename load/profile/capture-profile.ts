@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Bench, type Schedule, warmUp } from '../measure/alternate-rounds.js';
+import { type CacheCounters, readCacheCounters } from '../measure/cache-counters.js';
 import type { Scenario } from '../measure/scenarios.js';
 import { type Backend, COLD_CACHE_ENTRIES, type TargetContext } from '../measure/start-targets.js';
 import { freePort } from '../procs/free-port.js';
@@ -16,6 +17,8 @@ export interface CapturedProfile {
   readonly scenario: string;
   readonly file: string;
   readonly rps: number;
+  /** Verified-token cache hits during the profiled part, as a check that it profiled what it says. */
+  readonly cacheHitRate: number | null;
   readonly summary: ProfileSummary;
 }
 
@@ -33,11 +36,12 @@ export async function captureProfile(
   outDir: string,
 ): Promise<CapturedProfile> {
   const port = await freePort();
+  const adminPort = await freePort();
   const config = writeGatewayConfig({
     dir: ctx.dir,
     name: `profiled-${scenario.name}`,
     port,
-    adminPort: await freePort(),
+    adminPort,
     upstream: backend.url,
     key: ctx.key,
     ...(scenario.target === 'provgate-cold' ? { cacheEntries: COLD_CACHE_ENTRIES } : {}),
@@ -59,10 +63,12 @@ export async function captureProfile(
   });
   // Only the steady state counts: start-up and warm-up samples are skipped in the summary.
   const skipMs = Date.now() - spawnedAt;
+  const before = await readCacheCounters(metrics);
   const measured = await bench.generator.run({
     ...job,
     durationSeconds: Math.max(PROFILE_SECONDS, schedule.durationSeconds),
   });
+  const after = await readCacheCounters(metrics);
   await ctx.group.stop(child, 30_000);
   if (!readdirSync(outDir).includes(name))
     throw new Error(`no profile written for ${scenario.name}:\n${child.stderrTail()}`);
@@ -71,6 +77,14 @@ export async function captureProfile(
     scenario: scenario.name,
     file,
     rps: measured.rps,
+    cacheHitRate: hitRateBetween(before, after),
     summary: summarizeProfile(JSON.parse(readFileSync(file, 'utf8')), 15, skipMs),
   };
+}
+
+function hitRateBetween(before: CacheCounters | undefined, after: CacheCounters | undefined): number | null {
+  if (before === undefined || after === undefined) return null;
+  const hits = after.hits - before.hits;
+  const lookups = hits + after.misses - before.misses;
+  return lookups === 0 ? null : hits / lookups;
 }

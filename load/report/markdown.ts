@@ -38,7 +38,7 @@ export function renderMarkdown(r: RunReport): string {
   ];
   if (r.halfLoad !== null) {
     out.push(
-      `Latency at a fixed ${n0(r.halfLoad.rate)} req/s (half of provgate-10k's maximum), medians over rounds:`,
+      `Latency at a fixed ${n0(r.halfLoad.rate)} req/s (half of provgate-10k's maximum), paced open loop (one request due every 1/rate s, latency counted from when it was due; node:http keep-alive, at most ${r.method.connections} connections), medians over rounds:`,
       '',
       '| scenario | req/s | p50 ms | p99 ms |',
       '|---|---:|---:|---:|',
@@ -62,7 +62,7 @@ export function renderMarkdown(r: RunReport): string {
     `- ${m.rounds} alternating rounds (order reversed every other round) of ${m.durationSeconds} s per scenario after a ${m.warmupSeconds} s warm-up each; medians reported. autocannon, ${m.connections} connections, closed loop (saturation), in its own process.`,
     `- Tokens: ${m.distinctTokens.toLocaleString('en-US')} distinct RS256 tokens of ~${m.tokenBytes} bytes with enterprise-IdP claims; invalid pool = bad signature, unknown kid, garbage, expired in equal parts. Upstream: ${m.upstream}, ${m.upstreamBodyBytes} bytes of JSON, one process on the generator's core behind every proxy (and one on the targets' core for the upstream-alone row).`,
     `- Pinning: ${m.pinning}.`,
-    `- provgate: ${m.provgate}. Bare proxy: ${m.bareProxy}. Both log at info to /dev/null, as configured in src/app.ts (which includes @fastify/reply-from's two info lines per proxied request).`,
+    `- provgate: ${m.provgate}. Bare proxy: ${m.bareProxy}. Both log at info to /dev/null.`,
     `- HAProxy: ${m.haproxy}.`,
     `- Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.platform}. Shared machine: absolute numbers are noisy, the ratios from alternating rounds are what to compare.`,
     '',

@@ -23,7 +23,7 @@ export function renderSvg(r: RunReport): string {
   const chartW = 560;
   const rowH = 26;
   const top = 46;
-  const width = labelW + chartW + 150;
+  const width = labelW + chartW + 230;
   const height = top + rows.length * rowH + 30;
   const max = Math.max(1, ...rows.map((s) => s.rps));
   const scale = chartW / max;
@@ -32,7 +32,8 @@ export function renderSvg(r: RunReport): string {
     const w = Math.max(1, s.rps * scale);
     const ok = Math.max(0, s.okRps * scale);
     const color = colorOf(s.name);
-    const label = `${Math.round(s.rps).toLocaleString('en-US')} req/s${s.status.ok ? '' : ' ⚠'}`;
+    const cpu = Number.isFinite(s.cpuUsPerRequest) ? ` · ${Math.round(s.cpuUsPerRequest)} µs CPU/req` : '';
+    const label = `${Math.round(s.rps).toLocaleString('en-US')} req/s${cpu}${s.status.ok ? '' : ' ⚠'}`;
     return [
       `<text x="${labelW - 8}" y="${y + 17}" text-anchor="end">${escapeXml(s.name)}</text>`,
       `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${color}" opacity="0.35"/>`,

@@ -1,17 +1,17 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { CompiledConfig } from '../config/compile-config.js';
 import { BlockNotFoundError } from '../protection/block-service.js';
-import type { Protection } from '../protection/protection.js';
-import { requireAdminToken } from './admin-auth.js';
+import type { RuntimeHolder } from '../reload/runtime-holder.js';
+import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {
-  readonly compiled: CompiledConfig;
-  readonly protection: Protection | undefined;
+  /** Its protection rules are the ones in force (a reload may add, replace or remove them). */
+  readonly runtime: RuntimeHolder;
+  readonly adminToken: AdminTokenSource;
 }
 
 /** GET /blocks lists the active blocks; DELETE /blocks/:id lifts one on every instance. */
 export function registerBlockRoutes(app: FastifyInstance, deps: Deps): void {
-  app.addHook('onRequest', requireAdminToken(deps.compiled.config.admin.token));
+  app.addHook('onRequest', requireAdminToken(deps.adminToken));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof BlockNotFoundError)
       return reply.code(404).send({ error: 'not_found', message: error.message });
@@ -22,13 +22,14 @@ export function registerBlockRoutes(app: FastifyInstance, deps: Deps): void {
       .send({ error: 'store_unavailable', message: `block not lifted: ${error.message}` });
   });
 
-  app.get('/blocks', async () => ({ blocks: deps.protection?.blocks.list() ?? [] }));
+  app.get('/blocks', async () => ({ blocks: deps.runtime.current.protection?.blocks.list() ?? [] }));
 
   app.delete<{ Params: { id: string } }>('/blocks/:id', async (request, reply) => {
-    if (deps.protection === undefined) {
+    const protection = deps.runtime.current.protection;
+    if (protection === undefined) {
       return reply.code(404).send({ error: 'not_found', message: 'protection is not configured' });
     }
-    const removed = await deps.protection.blocks.unblock(request.params.id);
+    const removed = await protection.blocks.unblock(request.params.id);
     return { removed };
   });
 }

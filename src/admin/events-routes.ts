@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { RecentEvents } from '../observability/recent-events.js';
 import { isSeverity } from '../observability/recent-events.js';
-import { requireAdminToken } from './admin-auth.js';
+import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {
   readonly recent: RecentEvents;
-  readonly adminToken: string | undefined;
+  readonly adminToken: AdminTokenSource;
 }
 
 interface Query {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { CompiledConfig } from '../config/compile-config.js';
 import { keySetReadiness } from '../keys/key-set-status.js';
+import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 
 export interface HealthDeps {
-  readonly compiled: CompiledConfig;
+  readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
   /** Set when the process is draining: readiness turns false first so balancers stop sending. */
   readonly isDraining: () => boolean;
@@ -18,7 +18,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
     const degraded: string[] = [];
     if (deps.isDraining()) problems.push('draining');
     // Per issuer: a set that never loaded is not ready; one whose refresh fails serves the last good copy.
-    const keys = deps.compiled.keySets.status();
+    const keys = deps.runtime.current.compiled.keySets.status();
     const keyReadiness = keySetReadiness(keys);
     problems.push(...keyReadiness.problems);
     degraded.push(...keyReadiness.degraded);

@@ -1,17 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { requireAdminToken } from './admin-auth.js';
+import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {
   readonly metrics: Registry;
-  readonly adminToken: string | undefined;
+  readonly adminToken: AdminTokenSource;
   /** admin.metricsRequireToken: Prometheus usually scrapes an internal port without credentials. */
-  readonly requireToken: boolean;
+  readonly requireToken: () => boolean;
 }
 
 /** GET /metrics in the Prometheus text format. */
 export function registerMetricsRoute(app: FastifyInstance, deps: Deps): void {
-  if (deps.requireToken) app.addHook('onRequest', requireAdminToken(deps.adminToken));
+  const guard = requireAdminToken(deps.adminToken);
+  // Asked at each scrape: a reload may turn the setting on or off.
+  app.addHook('onRequest', function metricsGuard(request, reply, done) {
+    if (deps.requireToken()) guard.call(this, request, reply, done);
+    else done();
+  });
   app.get('/metrics', async (_request, reply) => {
     const body = await deps.metrics.metrics();
     return reply.type(deps.metrics.contentType).send(body);

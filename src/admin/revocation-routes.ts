@@ -1,19 +1,20 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { CompiledConfig } from '../config/compile-config.js';
 import { formatPath } from '../config/expand-env.js';
+import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
 import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
 import { StoreUnavailableError } from '../revocation/revocation-store.js';
-import { requireAdminToken } from './admin-auth.js';
+import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {
-  readonly compiled: CompiledConfig;
+  readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
+  readonly adminToken: AdminTokenSource;
 }
 
 /** POST/GET/DELETE /revocations. A 201 means the store has the record; nothing is acknowledged and dropped. */
 export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void {
-  app.addHook('onRequest', requireAdminToken(deps.compiled.config.admin.token));
+  app.addHook('onRequest', requireAdminToken(deps.adminToken));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof StoreUnavailableError) {
       return reply
@@ -36,7 +37,7 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void
       return reply.code(400).send({ error: 'invalid_request', problems });
     }
     const body = parsed.data;
-    if (!deps.compiled.registry.byId.has(body.issuer)) {
+    if (!deps.runtime.current.compiled.registry.byId.has(body.issuer)) {
       return reply
         .code(400)
         .send({ error: 'invalid_request', problems: [`issuer: unknown issuer ${body.issuer}`] });

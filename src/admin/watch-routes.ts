@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { CompiledConfig } from '../config/compile-config.js';
 import type { BlockView } from '../observability/block-view.js';
 import type { Observability } from '../observability/observability.js';
+import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
+import type { AdminTokenSource } from './admin-auth.js';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
 import { registerEventsRoutes } from './events-routes.js';
 import { registerMetricsRoute } from './metrics-route.js';
@@ -16,30 +17,31 @@ export interface AdminWatch {
 }
 
 interface Deps {
-  readonly compiled: CompiledConfig;
+  readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
   readonly isDraining: () => boolean;
-  readonly blocks: BlockView | undefined;
+  readonly adminToken: AdminTokenSource;
+  /** The blocks of the protection rules in force; undefined without a `protection:` section. */
+  readonly blocks: () => BlockView | undefined;
   readonly watch: AdminWatch;
 }
 
 /** /metrics, /events and /dashboard, each in its own scope with its own guard. */
 export async function registerWatchRoutes(app: FastifyInstance, deps: Deps): Promise<void> {
-  const { admin } = deps.compiled.config;
   await app.register(async (scope) =>
     registerMetricsRoute(scope, {
       metrics: deps.watch.metrics,
-      adminToken: admin.token,
-      requireToken: admin.metricsRequireToken,
+      adminToken: deps.adminToken,
+      requireToken: () => deps.runtime.current.compiled.config.admin.metricsRequireToken,
     }),
   );
   await app.register(async (scope) =>
-    registerEventsRoutes(scope, { recent: deps.watch.observability.recent, adminToken: admin.token }),
+    registerEventsRoutes(scope, { recent: deps.watch.observability.recent, adminToken: deps.adminToken }),
   );
   await app.register(async (scope) =>
     registerDashboardRoutes(scope, {
-      adminToken: admin.token,
-      compiled: deps.compiled,
+      adminToken: deps.adminToken,
+      runtime: deps.runtime,
       revocations: deps.revocations,
       observability: deps.watch.observability,
       blocks: deps.blocks,

@@ -5,8 +5,9 @@ import { startGateway } from '../server.js';
 
 /**
  * Runs until SIGTERM/SIGINT, then drains: readiness off, in-flight requests finish, exit 0.
- * With `workers` > 1 the primary forks that many gateways sharing the listening sockets
- * (node:cluster); they share revocations and blocks through the Redis store.
+ * SIGHUP reloads the config file (the outcome is logged). With `workers` > 1 the primary forks
+ * that many gateways sharing the listening sockets (node:cluster); they share revocations and
+ * blocks through the Redis store, and each reloads its own configuration.
  */
 export async function startCommand(configPath: string, drainSeconds: number): Promise<void> {
   const { config } = loadConfigFile(configPath);
@@ -31,6 +32,10 @@ export async function startCommand(configPath: string, drainSeconds: number): Pr
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // The outcome, applied or refused with every problem, is logged by the reload itself.
+  process.on('SIGHUP', () => {
+    if (!stopping) void running.reload('SIGHUP');
+  });
 }
 
 function runPrimary(workers: number, drainSeconds: number): void {
@@ -55,4 +60,9 @@ function runPrimary(workers: number, drainSeconds: number): void {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // Without a handler SIGHUP would end the primary; each worker reloads its own configuration.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
 }

@@ -313,6 +313,8 @@ export const configSchema = z.strictObject({
       access: z.boolean().default(false),
     })
     .prefault({}),
+  /** Hot reload: SIGHUP and POST /reload always reload; `watch` also reloads when the file changes. */
+  reload: z.strictObject({ watch: z.boolean().default(true) }).prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

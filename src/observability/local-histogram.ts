@@ -6,17 +6,33 @@
  */
 export class LocalHistogram {
   /** Non-cumulative counts, `bounds.length + 1` per series (the last is +Inf). */
-  readonly counts: Float64Array;
-  readonly sums: Float64Array;
+  counts: Float64Array;
+  sums: Float64Array;
   private readonly width: number;
 
   constructor(
     readonly bounds: readonly number[],
-    readonly series: number,
+    public series: number,
   ) {
     this.width = bounds.length + 1;
     this.counts = new Float64Array(this.width * series);
     this.sums = new Float64Array(series);
+  }
+
+  /**
+   * Inserts `count` empty series before series `at`, the others keeping their counts: a reload
+   * added routes. Rare, so it copies; the object stays the same for whoever holds it.
+   */
+  insertSeries(at: number, count: number): void {
+    const counts = new Float64Array(this.width * (this.series + count));
+    counts.set(this.counts.subarray(0, at * this.width));
+    counts.set(this.counts.subarray(at * this.width), (at + count) * this.width);
+    const sums = new Float64Array(this.series + count);
+    sums.set(this.sums.subarray(0, at));
+    sums.set(this.sums.subarray(at), at + count);
+    this.counts = counts;
+    this.sums = sums;
+    this.series += count;
   }
 
   observe(seriesIndex: number, value: number): void {

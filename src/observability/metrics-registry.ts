@@ -1,8 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { CompiledConfig } from '../config/compile-config.js';
+import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import { REASON_CODES, REASONS } from '../verify/reasons.js';
-import type { TokenVerifier } from '../verify/verify-token.js';
 import type { BlockView } from './block-view.js';
 import { registerHistogram } from './collected-histogram.js';
 import { KEY_STATES, keyStateOf } from './key-state.js';
@@ -10,14 +9,15 @@ import { OUTCOMES, type RequestStats, SEVERITIES, STATUS_CLASSES } from './reque
 
 export interface MetricsSources {
   readonly stats: RequestStats;
-  readonly verifier: TokenVerifier;
-  readonly compiled: CompiledConfig;
+  /** The configuration in force (issuers, key sets, verifier): a reload replaces it. */
+  readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
   readonly clock: () => number;
   readonly isDraining: () => boolean;
   /** Security events written to / dropped before the Redis stream (Redis store only). */
   readonly stream?: { readonly written: number; readonly dropped: number } | undefined;
-  readonly blocks?: BlockView | undefined;
+  /** The blocks of the protection rules in force; undefined without a `protection:` section. */
+  readonly blocks?: (() => BlockView | undefined) | undefined;
   readonly version?: string;
 }
 
@@ -99,7 +99,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     skip: (s) => s === stats.routeNames.length - 1,
   });
 
-  const cache = () => src.verifier.stats;
+  const cache = () => src.runtime.cacheStats();
   counterOf(
     registry,
     'provgate_verified_token_cache_hits_total',
@@ -133,7 +133,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     collect() {
       this.reset();
       const now = src.clock();
-      for (const issuer of src.compiled.registry.byId.values()) {
+      for (const issuer of src.runtime.current.compiled.registry.byId.values()) {
         const counts = new Map(KEY_STATES.map((s) => [s, 0]));
         for (const key of issuer.keys.all) {
           const state = keyStateOf(key, src.revocations.mirror, now);
@@ -144,7 +144,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     },
   });
 
-  const keySets = () => src.compiled.keySets.status();
+  const keySets = () => src.runtime.current.compiled.keySets.status();
   new Gauge({
     name: 'provgate_key_set_loaded',
     help: '1 when the issuer key set is loaded; 0 while a remote set has never been fetched',
@@ -210,7 +210,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
   );
 
   if (src.blocks !== undefined) {
-    const blocks = src.blocks;
+    const blocksInForce = src.blocks;
     new Gauge({
       name: 'provgate_blocks',
       help: 'Active blocks by target (address, token, subject)',
@@ -218,6 +218,9 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
       registers,
       collect() {
         this.reset();
+        // No series while no protection rules are in force (a reload may add or remove them).
+        const blocks = blocksInForce();
+        if (blocks === undefined) return;
         const counts: Record<string, number> = { address: 0, token: 0, subject: 0 };
         for (const block of blocks.list()) counts[block.target] = (counts[block.target] ?? 0) + 1;
         for (const [target, value] of Object.entries(counts)) this.set({ target }, value);

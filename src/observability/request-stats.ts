@@ -28,10 +28,13 @@ function severityIndex(severity: Severity): number {
  * label hash or an await. prom-client reads them only when scraped (see metrics-registry.ts).
  */
 export class RequestStats {
-  /** Route names in label order; the last is NO_ROUTE. */
-  readonly routeNames: readonly string[];
+  /**
+   * Route names in label order; the last is NO_ROUTE. Grows in place when a reload adds routes
+   * (metrics hold this array); a route a reload removed keeps its row, as counters never go back.
+   */
+  readonly routeNames: string[];
   /** route × outcome × status class. */
-  readonly requests: Float64Array;
+  requests: Float64Array;
   /** reason × severity. */
   readonly refusals: Float64Array;
   readonly verification = new LocalHistogram(VERIFY_BOUNDS, 1);
@@ -41,16 +44,32 @@ export class RequestStats {
   totalRefusals = 0;
   readonly refusalsBySeverity = new Float64Array(SEVERITIES.length);
   overloadRejections = 0;
-  private readonly routeIndex = new Map<CompiledRoute, number>();
+  /** By name, not by object: every configuration generation has its own route objects. */
+  private readonly routeIndex = new Map<string, number>();
   /** issuer id -> kid -> performance.now() of the last token it verified. Bounded by the key sets. */
   private readonly lastSeen = new Map<string, Map<string, number>>();
 
   constructor(routes: readonly CompiledRoute[]) {
     this.routeNames = [...routes.map((r) => r.name), NO_ROUTE];
-    for (const [i, route] of routes.entries()) this.routeIndex.set(route, i);
+    for (const [i, route] of routes.entries()) this.routeIndex.set(route.name, i);
     this.requests = new Float64Array(this.routeNames.length * OUTCOMES.length * CLASSES);
     this.refusals = new Float64Array(REASON_CODES.length * SEVERITIES.length);
     this.upstream = new LocalHistogram(UPSTREAM_BOUNDS, this.routeNames.length);
+  }
+
+  /** Rows for routes a reload introduced, inserted before NO_ROUTE, which stays last. */
+  addRoutes(routes: readonly CompiledRoute[]): void {
+    const fresh = [...new Set(routes.map((r) => r.name))].filter((name) => !this.routeIndex.has(name));
+    if (fresh.length === 0) return;
+    const at = this.routeNames.length - 1;
+    const width = OUTCOMES.length * CLASSES;
+    const requests = new Float64Array((this.routeNames.length + fresh.length) * width);
+    requests.set(this.requests.subarray(0, at * width));
+    requests.set(this.requests.subarray(at * width), (at + fresh.length) * width);
+    this.requests = requests;
+    this.upstream.insertSeries(at, fresh.length);
+    this.routeNames.splice(at, 0, ...fresh);
+    for (const [i, name] of fresh.entries()) this.routeIndex.set(name, at + i);
   }
 
   /** Fastify onResponse hook of the proxy listener. */
@@ -59,7 +78,7 @@ export class RequestStats {
     const index =
       route === null
         ? this.routeNames.length - 1
-        : (this.routeIndex.get(route) ?? this.routeNames.length - 1);
+        : (this.routeIndex.get(route.name) ?? this.routeNames.length - 1);
     const allowed = request.auth !== null;
     let cls = ((reply.statusCode / 100) | 0) - 1;
     if (cls < 0 || cls >= CLASSES) cls = CLASSES - 1;

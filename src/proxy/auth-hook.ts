@@ -3,7 +3,7 @@ import { KeyRefetchPending } from '../keys/key-refetch.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import { socketAddress } from '../protection/client-address.js';
-import type { Protection } from '../protection/protection.js';
+import type { GatewayRuntime } from '../reload/gateway-runtime.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import { checkRoute } from '../verify/check-route.js';
@@ -11,19 +11,17 @@ import { extractBearer } from '../verify/extract-bearer.js';
 import { tokenFingerprint } from '../verify/fingerprint.js';
 import { REASONS, severityOf } from '../verify/reasons.js';
 import { sendRefusal } from '../verify/refusal-reply.js';
-import type { TokenVerifier } from '../verify/verify-token.js';
 import type { CompiledRoute } from './compile-routes.js';
-import { type RouteMatcher, routablePath } from './match-route.js';
+import { routablePath } from './match-route.js';
 
 export interface AuthHookDeps {
-  readonly matcher: RouteMatcher;
-  readonly verifier: TokenVerifier;
+  /** The configuration generation in force (routes, verifier, protection); a reload replaces it. */
+  readonly runtime: { readonly current: GatewayRuntime };
   readonly revocations: RevocationService;
   readonly events: SecurityEvents;
   readonly clock: () => number;
+  /** Fixed for the life of the listener: it sizes Node's header limit (see app.ts). */
   readonly maxTokenBytes: number;
-  /** Absent when the config has no `protection:` section: then it costs nothing per request. */
-  readonly protection?: Protection | undefined;
   /** Verification time and which key signed; recorded without allocating (see request-stats.ts). */
   readonly stats?: RequestStats | undefined;
 }
@@ -33,17 +31,22 @@ export interface AuthHookDeps {
  * Every step throws an AuthFailure; this hook is the one place that turns it into a reply.
  */
 export function createAuthHook(deps: AuthHookDeps): onRequestHookHandler {
-  const protection = deps.protection;
   return function authenticate(request, reply, done) {
-    pipeline(request, reply, done, true);
+    // Read once: this request is served under this generation whatever a reload does meanwhile.
+    const runtime = deps.runtime.current;
+    request.runtime = runtime;
+    runtime.authenticating += 1;
+    pipeline(runtime, request, reply, done, true);
   };
 
   function pipeline(
+    runtime: GatewayRuntime,
     request: FastifyRequest,
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
     mayRefetch: boolean,
   ): void {
+    const protection = runtime.protection;
     let route: CompiledRoute | undefined;
     let token: string | undefined;
     let ip: string | undefined;
@@ -54,31 +57,34 @@ export function createAuthHook(deps: AuthHookDeps): onRequestHookHandler {
         protection.admitSource(ip);
       }
       const path = routablePath(request.url);
-      route = path === undefined ? undefined : deps.matcher.match(path);
+      route = path === undefined ? undefined : runtime.matcher.match(path);
       if (route === undefined) throw new AuthFailure('no_route');
       request.gatewayRoute = route;
       if (deps.revocations.isStale()) throw new AuthFailure('revocation_state_stale');
       token = extractBearer(request.raw.rawHeaders, deps.maxTokenBytes);
       const started = deps.stats === undefined ? 0 : performance.now();
-      const verified = deps.verifier.verify(token, mayRefetch);
+      const verified = runtime.verifier.verify(token, mayRefetch);
       deps.stats?.verified(verified.key, started);
       checkRoute(verified, route, deps.revocations.mirror, deps.clock());
       if (protection !== undefined) protection.admitToken(verified, route, ip as string, reply);
       request.auth = verified;
-      done();
     } catch (err) {
       if (err instanceof KeyRefetchPending) {
         // An unknown kid while the issuer's key set is being refetched (the only async path):
         // wait for that one shared, time-bounded fetch, then run once more without refetch.
-        void err.settled.then(() => pipeline(request, reply, done, false));
+        void err.settled.then(() => pipeline(runtime, request, reply, done, false));
         return;
       }
+      runtime.authenticating -= 1;
       if (!(err instanceof AuthFailure)) {
         done(err as Error);
         return;
       }
       refuse(request, reply, err, route, token, ip, deps.events);
+      return;
     }
+    runtime.authenticating -= 1;
+    done();
   }
 }
 

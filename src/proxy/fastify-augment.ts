@@ -1,3 +1,4 @@
+import type { GatewayRuntime } from '../reload/gateway-runtime.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { CompiledRoute } from './compile-routes.js';
 
@@ -6,5 +7,7 @@ declare module 'fastify' {
     /** The verified token; set by the auth hook before any handler runs. */
     auth: VerifiedToken | null;
     gatewayRoute: CompiledRoute | null;
+    /** The configuration generation this request is served under, from arrival to the end. */
+    runtime: GatewayRuntime | null;
   }
 }

@@ -10,10 +10,15 @@ export const REPLY_FROM_OPTIONS = {
   disableRequestLogging: true,
 } as const;
 
-/** undici Agent options for the upstream connections (keep-alive pool per origin). */
+/**
+ * undici Agent options for the upstream connections (keep-alive pool per origin).
+ * reply-from turns certificate checking off unless told otherwise; the gateway forwards bearer
+ * tokens and identity headers, so an https upstream must prove who it is (fail closed).
+ */
 export const UPSTREAM_AGENT_OPTIONS = {
   connections: 128,
   pipelining: 1,
   keepAliveTimeout: 60_000,
   keepAliveMaxTimeout: 600_000,
-} as const;
+  tls: { rejectUnauthorized: true },
+};

@@ -39,10 +39,14 @@ export class RevocationService {
   private lastVersion = -1;
   private timer: NodeJS.Timeout | undefined;
   private pendingConfig: RevocationRecord[] = [];
+  /** Config records a reload dropped that the store has not confirmed removing yet (Redis away). */
+  private pendingRemoval: string[] = [];
   private configured: RevocationRecord[] = [];
+  private clockSkewSeconds: number;
 
   constructor(private readonly options: RevocationServiceOptions) {
     this.lastSyncAt = options.clock();
+    this.clockSkewSeconds = options.clockSkewSeconds;
     options.store.subscribe((change) => {
       if (change.op === 'add') this.mirror.apply(change.record);
       else this.mirror.remove(change.id);
@@ -61,7 +65,7 @@ export class RevocationService {
   /** Loads config revocations and the store. A store that is down is not fatal: see readiness. */
   async start(config: RevocationsConfig): Promise<void> {
     const now = this.options.clock();
-    this.pendingConfig = configRecords(config, now, this.options.clockSkewSeconds);
+    this.pendingConfig = configRecords(config, now, this.clockSkewSeconds);
     this.configured = this.pendingConfig;
     // The config's revocations hold from the first request, whether or not the store answers.
     for (const record of this.pendingConfig) this.mirror.apply(record);
@@ -72,6 +76,50 @@ export class RevocationService {
     const every = this.options.storeConfig.resyncSeconds * 1000;
     this.timer = setInterval(() => void this.sync(), every);
     this.timer.unref();
+  }
+
+  /**
+   * The `revocations:` section of a reloaded file: its new records hold at once (the mirror is
+   * patched before this returns its promise), and records from the configuration that the file
+   * no longer lists are lifted, which is the only way to lift them. The store is written after;
+   * when it is away, the next sync writes what is left.
+   */
+  async applyConfig(
+    config: RevocationsConfig,
+    clockSkewSeconds: number,
+  ): Promise<{ added: number; removed: number }> {
+    this.clockSkewSeconds = clockSkewSeconds;
+    const next = configRecords(config, this.options.clock(), clockSkewSeconds);
+    const nextIds = new Set(next.map((r) => r.id));
+    const known = new Set(this.configured.map((r) => r.id));
+    const added = next.filter((r) => !known.has(r.id));
+    // Also records an earlier configuration left in a shared store: they say "config" too.
+    const droppedById = new Map<string, RevocationRecord>();
+    for (const r of [...this.configured, ...this.mirror.list()]) {
+      // What is in force decides: the same revocation made through the API stays.
+      const inForce = this.mirror.get(r.id) ?? r;
+      if (inForce.source === 'config' && !nextIds.has(r.id)) droppedById.set(r.id, inForce);
+    }
+    const dropped = [...droppedById.values()];
+    this.configured = next;
+    for (const record of added) if (this.mirror.get(record.id) === undefined) this.mirror.apply(record);
+    for (const record of dropped) this.mirror.remove(record.id);
+    this.pendingConfig = [...this.pendingConfig.filter((r) => !droppedById.has(r.id)), ...added];
+    this.pendingRemoval = [...this.pendingRemoval.filter((id) => !nextIds.has(id)), ...droppedById.keys()];
+    for (const record of added) {
+      this.options.logger.warn(
+        { event: 'revocation.added', revocation: record, created: true },
+        `revoked ${describe(record)} (configuration reloaded)`,
+      );
+    }
+    for (const record of dropped) {
+      this.options.logger.warn(
+        { event: 'revocation.removed', revocation: record, by: 'config' },
+        `lifted ${describe(record)} (no longer in the configuration)`,
+      );
+    }
+    await this.sync();
+    return { added: added.length, removed: dropped.length };
   }
 
   async stop(): Promise<void> {
@@ -97,7 +145,7 @@ export class RevocationService {
     const record = makeRecord(spec, {
       ...facts,
       now: this.options.clock(),
-      clockSkewSeconds: this.options.clockSkewSeconds,
+      clockSkewSeconds: this.clockSkewSeconds,
     });
     const stored = await this.options.store.add(record);
     this.mirror.apply(stored.record);
@@ -137,6 +185,10 @@ export class RevocationService {
       if (this.pendingConfig.length > 0) {
         for (const record of this.pendingConfig) await store.add(record);
         this.pendingConfig = [];
+      }
+      while (this.pendingRemoval.length > 0) {
+        await store.remove(this.pendingRemoval[0]!, 'config');
+        this.pendingRemoval.shift();
       }
       const version = await store.version();
       if (version !== this.lastVersion) {

@@ -114,8 +114,8 @@ test('admin.metricsRequireToken puts /metrics behind the admin token', async () 
   await app.register(async (scope) =>
     registerMetricsRoute(scope, {
       metrics: new Registry(),
-      adminToken: 'a-long-admin-token-123',
-      requireToken: true,
+      adminToken: () => 'a-long-admin-token-123',
+      requireToken: () => true,
     }),
   );
   assert.equal((await app.inject('/metrics')).statusCode, 401);

@@ -62,3 +62,34 @@ test('the key that verified a token is remembered per issuer and kid', () => {
   assert.equal(stats.keyLastSeen('enterprise', 'other'), undefined);
   assert.equal(stats.verification.count(0), 1);
 });
+
+test('routes a reload adds get rows of their own; existing rows and the no-route row keep their counts', () => {
+  const mail = { name: 'mail' } as CompiledRoute;
+  const stats = new RequestStats([mail]);
+  const respond = (route: CompiledRoute | null, statusCode: number) =>
+    stats.onResponse.call(
+      undefined as never,
+      { gatewayRoute: route, auth: {} } as never,
+      { statusCode, elapsedTime: 5 } as never,
+      () => {},
+    );
+  respond(mail, 200);
+  respond(null, 200);
+  // The next generation: its own route objects, one name old and one new.
+  const mail2 = { name: 'mail' } as CompiledRoute;
+  const calendar = { name: 'calendar' } as CompiledRoute;
+  stats.addRoutes([mail2, calendar]);
+  stats.addRoutes([mail2, calendar]);
+  assert.deepEqual(stats.routeNames, ['mail', 'calendar', 'none']);
+  respond(mail2, 200);
+  respond(calendar, 200);
+  respond(calendar, 200);
+  assert.equal(stats.requestCount(0, 0, 1), 2);
+  assert.equal(stats.requestCount(1, 0, 1), 2);
+  assert.equal(stats.requestCount(2, 0, 1), 1);
+  assert.equal(stats.upstream.series, 3);
+  assert.deepEqual(
+    [0, 1, 2].map((s) => stats.upstream.count(s)),
+    [2, 2, 1],
+  );
+});

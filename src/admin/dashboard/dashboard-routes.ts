@@ -1,18 +1,13 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { requireAdminToken } from '../admin-auth.js';
-import {
-  DashboardSessions,
-  SESSION_COOKIE,
-  sessionCookie,
-  sessionCookieHeader,
-} from '../dashboard-session.js';
+import { type AdminTokenSource, adminCredentials, requireAdminToken } from '../admin-auth.js';
+import { SESSION_COOKIE, sessionCookie, sessionCookieHeader } from '../dashboard-session.js';
 import { dashboardPage, loginPage, PAGE_HEADERS } from './dashboard-page.js';
 import { type DashboardStateDeps, dashboardState } from './dashboard-state.js';
 
 export interface DashboardDeps extends DashboardStateDeps {
-  readonly adminToken: string | undefined;
+  readonly adminToken: AdminTokenSource;
 }
 
 // A wrong token costs the guesser this long; with a token of 16+ characters that is plenty.
@@ -24,8 +19,8 @@ const FAILED_LOGIN_DELAY_MS = 300;
  * as the session the login form set.
  */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void {
-  const token = deps.adminToken;
-  const sessions = token === undefined ? undefined : new DashboardSessions(token);
+  // Sessions are keyed by admin.token: a reload that changes it ends every session.
+  const credentials = adminCredentials(deps.adminToken);
   const instance = `${hostname()}:${process.pid}`;
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -35,6 +30,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
 
   app.get('/dashboard', async (request, reply) => {
     reply.headers(PAGE_HEADERS);
+    const { sessions } = credentials();
     if (sessions === undefined)
       return reply.code(503).send(loginPage('The admin API is off: set admin.token.'));
     const session = sessionCookie(request.headers.cookie);
@@ -44,6 +40,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
 
   app.post<{ Body: Record<string, string> | undefined }>('/dashboard/login', async (request, reply) => {
     reply.headers(PAGE_HEADERS);
+    const { sessions } = credentials();
     if (sessions === undefined)
       return reply.code(503).send(loginPage('The admin API is off: set admin.token.'));
     const candidate = typeof request.body?.token === 'string' ? request.body.token : '';
@@ -62,7 +59,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
   });
 
   app.register(async (api) => {
-    api.addHook('onRequest', requireAdminToken(token));
+    api.addHook('onRequest', requireAdminToken(deps.adminToken));
     api.post('/dashboard/logout', async (_request, reply) =>
       reply
         .header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)

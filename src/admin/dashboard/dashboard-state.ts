@@ -1,15 +1,17 @@
-import type { CompiledConfig } from '../../config/compile-config.js';
 import { keySetReadiness } from '../../keys/key-set-status.js';
 import type { BlockView } from '../../observability/block-view.js';
 import { keyStateOf } from '../../observability/key-state.js';
 import type { Observability } from '../../observability/observability.js';
+import type { RuntimeHolder } from '../../reload/runtime-holder.js';
 import type { RevocationService } from '../../revocation/revocation-service.js';
 
 export interface DashboardStateDeps {
-  readonly compiled: CompiledConfig;
+  /** The configuration in force: a reload replaces it. */
+  readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
   readonly observability: Observability;
-  readonly blocks: BlockView | undefined;
+  /** The blocks of the protection rules in force; undefined without a `protection:` section. */
+  readonly blocks: () => BlockView | undefined;
   readonly clock: () => number;
   readonly isDraining: () => boolean;
 }
@@ -28,7 +30,8 @@ export async function dashboardState(
   afterSeq: number,
 ): Promise<Record<string, unknown>> {
   const now = deps.clock();
-  const { compiled, revocations, observability } = deps;
+  const { revocations, observability } = deps;
+  const { compiled } = deps.runtime.current;
   const keySets = compiled.keySets.status();
   const sourceOf = new Map(keySets.map((s) => [s.issuerId, s]));
   const readiness = keySetReadiness(keySets);
@@ -96,7 +99,7 @@ export async function dashboardState(
     revocations: records,
     audit,
     auditSource,
-    blocks: deps.blocks === undefined ? null : deps.blocks.list(),
+    blocks: deps.blocks()?.list() ?? null,
     events: {
       latestSeq: observability.recent.latestSeq,
       items: observability.recent.query({ afterSeq, limit: EVENTS_PER_POLL }),

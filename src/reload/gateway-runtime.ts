@@ -1,0 +1,61 @@
+import type { CompiledConfig } from '../config/compile-config.js';
+import type { Protection } from '../protection/protection.js';
+import type { CompiledRoute } from '../proxy/compile-routes.js';
+import { RouteMatcher } from '../proxy/match-route.js';
+import { type UpstreamTarget, upstreamTargetOf } from '../proxy/upstream-route.js';
+import type { RevocationMirror } from '../revocation/revocation-mirror.js';
+import { TokenVerifier } from '../verify/verify-token.js';
+
+/**
+ * Everything the request path derives from one configuration. A request takes the generation in
+ * force when it arrives and keeps it to the end (request.runtime), so a reload never changes the
+ * rules under a request already being served.
+ */
+export interface GatewayRuntime {
+  /** 1 for the configuration the gateway started with, one more for every applied reload. */
+  readonly generation: number;
+  readonly compiled: CompiledConfig;
+  readonly matcher: RouteMatcher;
+  readonly verifier: TokenVerifier;
+  /** Undefined without a `protection:` section. */
+  readonly protection: Protection | undefined;
+  /** Where each route of this generation sends its requests. */
+  readonly upstreams: ReadonlyMap<CompiledRoute, UpstreamTarget>;
+  /**
+   * Requests inside their authentication step under this generation. That step is the only user
+   * of the generation's key refreshers and protection rules (after it a request holds plain data:
+   * its route and verified token), so those may stop once this is 0 after a reload.
+   */
+  authenticating: number;
+}
+
+export interface RuntimeDeps {
+  readonly generation: number;
+  readonly revocations: RevocationMirror;
+  readonly clock: () => number;
+  readonly protection: Protection | undefined;
+}
+
+/** No I/O: key sets are loaded by compileConfig, protection is started by its owner. */
+export function createRuntime(compiled: CompiledConfig, deps: RuntimeDeps): GatewayRuntime {
+  const { config } = compiled;
+  // A new verifier, so its cache starts empty: a cached verdict was reached under the old keys
+  // and issuers. The first request of each token after a reload pays one signature check.
+  const verifier = new TokenVerifier({
+    registry: compiled.registry,
+    revocations: deps.revocations,
+    clock: deps.clock,
+    cache: config.verification.cache,
+    forgeryChecksPerSecond: config.verification.forgeryChecksPerSecond,
+    keyRefetch: compiled.keySets,
+  });
+  return {
+    generation: deps.generation,
+    compiled,
+    matcher: new RouteMatcher(compiled.routes),
+    verifier,
+    protection: deps.protection,
+    upstreams: new Map(compiled.routes.map((route) => [route, upstreamTargetOf(route)])),
+    authenticating: 0,
+  };
+}

@@ -1,0 +1,47 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import type { CompiledConfig } from '../config/compile-config.js';
+import type { StoreConfig } from '../config/schema.js';
+import type { SecurityEvents } from '../observability/security-events.js';
+import type { CompiledProtection } from '../protection/compile-protection.js';
+import { createProtection } from '../protection/create-protection.js';
+import type { Protection } from '../protection/protection.js';
+
+export interface ProtectionStartDeps {
+  readonly store: StoreConfig;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly events: SecurityEvents;
+}
+
+/**
+ * Builds and starts the protection rules of a configuration; their anomalies join the security
+ * event stream. `previous` are the rules being replaced: with the memory store their blocks live
+ * only in this process, and are carried over so that a reload never lifts a block.
+ */
+export async function startProtection(
+  compiled: CompiledProtection,
+  deps: ProtectionStartDeps,
+  previous?: Protection,
+): Promise<Protection> {
+  const protection = createProtection(compiled, deps);
+  protection.onAnomaly((event) => deps.events.anomaly(event));
+  if (previous !== undefined && deps.store.kind === 'memory') {
+    const now = deps.clock();
+    for (const block of previous.blocks.list()) await protection.blocks.store.add(block, now);
+  }
+  await protection.start();
+  return protection;
+}
+
+/**
+ * Whether the running rules serve the new configuration unchanged, counters and all: the same
+ * `protection:` section over the same route names (rate limits are indexed by route name).
+ */
+export function protectionUnchanged(previous: CompiledConfig, next: CompiledConfig): boolean {
+  const names = (c: CompiledConfig) => c.routes.map((r) => r.name).sort();
+  return (
+    isDeepStrictEqual(previous.config.protection, next.config.protection) &&
+    isDeepStrictEqual(names(previous), names(next))
+  );
+}
