@@ -57,10 +57,14 @@ export async function captureProfile(
   await waitForPort(child, port);
   const url = `http://127.0.0.1:${port}${MAIL_PATH}`;
   const job = { url, connections: schedule.connections, poolFile: bench.pools[scenario.pool] };
-  await bench.generator.run({
-    ...job,
-    durationSeconds: Math.max(PROFILE_WARMUP_SECONDS, schedule.warmupSeconds),
-  });
+  const metrics = { url: `http://127.0.0.1:${adminPort}/metrics`, token: config.adminToken };
+  const warmSchedule = {
+    ...schedule,
+    warmupSeconds: Math.max(PROFILE_WARMUP_SECONDS, schedule.warmupSeconds),
+  };
+  const target = { url, pid: child.process.pid, metrics };
+  // Until the whole pool has been sent once, as for the measured runs.
+  await warmUp({ ...bench, targets: new Map([[scenario.target, target]]) }, scenario, warmSchedule);
   // Only the steady state counts: start-up and warm-up samples are skipped in the summary.
   const skipMs = Date.now() - spawnedAt;
   const before = await readCacheCounters(metrics);

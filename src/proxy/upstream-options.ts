@@ -20,5 +20,6 @@ export const UPSTREAM_AGENT_OPTIONS = {
   pipelining: 1,
   keepAliveTimeout: 60_000,
   keepAliveMaxTimeout: 600_000,
-  tls: { rejectUnauthorized: true },
+  // undici spreads `connect` over reply-from's `tls: { rejectUnauthorized: false }`, so this wins.
+  connect: { rejectUnauthorized: true },
 };
