@@ -3,6 +3,7 @@ import type { PoolName } from '../setup/token-pools.js';
 export type TargetName =
   | 'upstream'
   | 'bare-proxy'
+  | 'bare-reply-from'
   | 'provgate'
   | 'provgate-cold'
   | 'haproxy-plain'
@@ -20,6 +21,7 @@ export interface Scenario {
 /** Names the ratios and targets refer to. */
 export const BARE = 'bare-proxy';
 export const HAPROXY_JWT = 'haproxy-jwt-10k';
+export const BARE_REPLY_FROM = 'bare-reply-from';
 
 // Every scenario sends an Authorization header from a pool through the same rotation code, so
 // the generator does the same work whatever the target.
@@ -32,6 +34,15 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: 'all-200',
     description: 'Fastify + @fastify/http-proxy, no auth',
   },
+  {
+    name: BARE_REPLY_FROM,
+    target: 'bare-reply-from',
+    pool: 'valid',
+    expect: 'all-200',
+    description:
+      'Fastify + @fastify/reply-from on one catch-all route (the shape of src/proxy/proxy-route.ts), no auth',
+  },
+
   {
     name: 'provgate-1',
     target: 'provgate',

@@ -145,12 +145,13 @@ export async function startTargets(
     );
     urls.set('upstream', at(port, child));
   }
-  if (needed.has('bare-proxy')) {
+  for (const name of ['bare-proxy', 'bare-reply-from'] as const) {
+    if (!needed.has(name)) continue;
     const port = await freePort();
     const args = ['--port', String(port), '--upstream', backend.url, '--prefix', MAIL_PREFIX];
     args.push('--transport', bareProxyTransport().module);
-    const child = await startOne(ctx, 'bare-proxy', nodeTarget(ctx, 'bare-proxy.ts', args), port, core);
-    urls.set('bare-proxy', at(port, child));
+    const child = await startOne(ctx, name, nodeTarget(ctx, `${name}.ts`, args), port, core);
+    urls.set(name, at(port, child));
   }
   for (const name of ['provgate', 'provgate-cold'] as const) {
     if (!needed.has(name)) continue;

@@ -1,5 +1,5 @@
 import type { Outcomes } from '../measure/alternate-rounds.js';
-import { BARE, HAPROXY_JWT } from '../measure/scenarios.js';
+import { BARE, BARE_REPLY_FROM, HAPROXY_JWT } from '../measure/scenarios.js';
 import { median, medianRatio } from '../measure/stats.js';
 import { capacityOf, okRpsOf } from '../measure/summarize.js';
 
@@ -91,6 +91,22 @@ export function issueTargets(outcomes: Outcomes, halfLoad: Outcomes | undefined)
     result(
       'provgate-10k / bare-proxy ≥ 0.85',
       both(outcomes, 'provgate-10k', BARE),
+      0.85,
+      'min',
+      'ratio',
+      'provgate-10k',
+    ),
+    result(
+      'provgate-1 / bare-reply-from ≥ 0.95 (same proxy shape)',
+      both(outcomes, 'provgate-1', BARE_REPLY_FROM),
+      0.95,
+      'min',
+      'ratio',
+      'provgate-1',
+    ),
+    result(
+      'provgate-10k / bare-reply-from ≥ 0.85 (same proxy shape)',
+      both(outcomes, 'provgate-10k', BARE_REPLY_FROM),
       0.85,
       'min',
       'ratio',

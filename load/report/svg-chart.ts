@@ -3,7 +3,7 @@ import type { RunReport } from './run-report.js';
 const COLORS: ReadonlyArray<readonly [string, string]> = [
   ['provgate', '#1b7f79'],
   ['haproxy', '#d9822b'],
-  ['bare-proxy', '#5b6b8c'],
+  ['bare', '#5b6b8c'],
   ['upstream', '#9aa3ad'],
 ];
 
