@@ -49,6 +49,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       serializers: { req: serializeRequest },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    // Asynchronous writes to stdout: lines logged while a write is in flight go out together
+    // in the next one, instead of one blocking write(2) per refusal. Nothing waits for a quiet
+    // period (no minimum length), and pino flushes what is pending when the process exits.
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }

@@ -20,8 +20,48 @@ export interface VerifiedToken {
   readonly alg: string;
   readonly claims: Claims;
   readonly scopes: ReadonlySet<string>;
+  /** First 16 hex of SHA-256 of the token: how logs and counters name it. */
   readonly fingerprint: string;
 }
+
+class Verified implements VerifiedToken {
+  private fingerprintMemo: string | undefined;
+
+  constructor(
+    private readonly token: string,
+    readonly issuer: CompiledIssuer,
+    readonly key: KeyEntry,
+    readonly alg: string,
+    readonly claims: Claims,
+    readonly scopes: ReadonlySet<string>,
+  ) {}
+
+  // Computed on first use: only refusals, protection rules and logs need it, not every token.
+  get fingerprint(): string {
+    this.fingerprintMemo ??= tokenFingerprint(this.token);
+    return this.fingerprintMemo;
+  }
+}
+
+/** A refusal that will not change while the key that decided it stays in its set. */
+interface SettledRefusal {
+  readonly failure: AuthFailure;
+  readonly issuer: CompiledIssuer;
+  readonly key: KeyEntry;
+}
+
+// Decided after an expensive signature check and the same on every later look, as long as the
+// key set holds the same key: an expired token stays expired. token_not_yet_valid is absent on
+// purpose (it heals), and so is everything decided by key state, which can change any moment.
+const SETTLED_REASONS: ReadonlySet<string> = new Set([
+  'bad_signature',
+  'token_expired',
+  'token_lifetime_exceeded',
+  'claim_missing',
+  'tenant_not_allowed',
+  'tenant_mismatch',
+]);
+const REFUSAL_CACHE_ENTRIES = 10_000;
 
 export interface VerifierOptions {
   readonly registry: IssuerRegistry;
@@ -43,9 +83,12 @@ const ENTRY_OVERHEAD_BYTES = 600;
  */
 export class TokenVerifier {
   private readonly cache: LRUCache<string, VerifiedToken> | undefined;
+  /** Repeated bad tokens must not cost a signature check each: refusals no dearer than acceptances. */
+  private readonly refusals: LRUCache<string, SettledRefusal> | undefined;
   private readonly keyDeps: KeyStepDeps;
   private cacheHits = 0;
   private cacheMisses = 0;
+  private refusalHits = 0;
 
   constructor(private readonly options: VerifierOptions) {
     this.keyDeps = {
@@ -61,12 +104,20 @@ export class TokenVerifier {
           sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
         })
       : undefined;
+    this.refusals = options.cache.enabled
+      ? new LRUCache<string, SettledRefusal>({
+          max: REFUSAL_CACHE_ENTRIES,
+          maxSize: Math.max(1024, Math.floor(options.cache.maxBytes / 8)),
+          sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
+        })
+      : undefined;
   }
 
-  get stats(): { hits: number; misses: number; size: number; bytes: number } {
+  get stats(): { hits: number; misses: number; size: number; bytes: number; refusalHits: number } {
     return {
       hits: this.cacheHits,
       misses: this.cacheMisses,
+      refusalHits: this.refusalHits,
       size: this.cache?.size ?? 0,
       bytes: this.cache?.calculatedSize ?? 0,
     };
@@ -74,6 +125,7 @@ export class TokenVerifier {
 
   clearCache(): void {
     this.cache?.clear();
+    this.refusals?.clear();
   }
 
   /**
@@ -99,6 +151,12 @@ export class TokenVerifier {
       this.cache?.delete(token);
     }
     this.cacheMisses += 1;
+    const settled = this.refusals?.get(token);
+    if (settled !== undefined && settled.issuer.keys.byKid.get(settled.key.kid) === settled.key) {
+      // Still refused for the same reason; token_expired stays expired, whatever the clock says now.
+      this.refusalHits += 1;
+      throw settled.failure;
+    }
     const verified = this.verifyFully(token, now, mayRefetch);
     this.cache?.set(token, verified);
     return verified;
@@ -128,25 +186,26 @@ export class TokenVerifier {
     }
     checkAlgAndType(header, issuer);
     const key = selectKey(parsed, issuer, this.keyDeps, now, mayRefetch);
-    if (!verifySignature(header.alg, key, parsed.signingInput, parsed.signature)) {
-      throw new AuthFailure('bad_signature', {
-        claimedIssuer: issuer.iss,
-        issuerId: issuer.id,
-        alg: header.alg,
-        kid: key.kid,
-        sub: claims.sub,
-      });
+    try {
+      if (!verifySignature(header.alg, key, parsed.signingInput, parsed.signature)) {
+        throw new AuthFailure('bad_signature', {
+          claimedIssuer: issuer.iss,
+          issuerId: issuer.id,
+          alg: header.alg,
+          kid: key.kid,
+          sub: claims.sub,
+        });
+      }
+      checkClaims(claims, issuer, now);
+      checkTenant(claims, issuer);
+    } catch (err) {
+      if (err instanceof AuthFailure && SETTLED_REASONS.has(err.reason)) {
+        nameTheToken(err, header.kid, header.alg, claims);
+        this.refusals?.set(token, { failure: err, issuer, key });
+      }
+      throw err;
     }
-    checkClaims(claims, issuer, now);
-    checkTenant(claims, issuer);
-    return {
-      issuer,
-      key,
-      alg: header.alg,
-      claims,
-      scopes: scopesOf(claims),
-      fingerprint: tokenFingerprint(token),
-    };
+    return new Verified(token, issuer, key, header.alg, claims, scopesOf(claims));
   }
 }
 
