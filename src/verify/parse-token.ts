@@ -31,36 +31,32 @@ export interface ParsedToken {
   readonly signature: Buffer;
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-// In canonical base64url the bits after the last full byte are zero, so a final character
-// may only be one of these (RFC 4648 section 3.5); anything else decodes leniently.
-const LAST_OF_2 = /[AQgw]$/;
-const LAST_OF_3 = /[AEIMQUYcgkosw048]$/;
-
 function malformed(note: string): AuthFailure {
   return new AuthFailure('malformed_token', { note });
 }
 
-/** Whether `part` is canonical unpadded base64url (RFC 7515 section 2); the empty string is. */
+/**
+ * The bytes of `part` when it is canonical unpadded base64url (RFC 7515 section 2), else
+ * undefined. Node's decoder is lenient (padding, the `+/` alphabet, stray characters, non-zero
+ * trailing bits all decode to something), so the canonical form is proven by encoding the bytes
+ * again and comparing: one native pass, cheaper than a character-class regex over the part.
+ */
+function decodeCanonical(part: string): Buffer | undefined {
+  const bytes = Buffer.from(part, 'base64url');
+  return bytes.toString('base64url') === part ? bytes : undefined;
+}
+
+/** Whether `part` is canonical unpadded base64url; the empty string is. */
 export function isCanonicalBase64url(part: string): boolean {
-  if (!BASE64URL.test(part)) return false;
-  switch (part.length % 4) {
-    case 0:
-      return true;
-    case 2:
-      return LAST_OF_2.test(part);
-    case 3:
-      return LAST_OF_3.test(part);
-    default:
-      return false;
-  }
+  return decodeCanonical(part) !== undefined;
 }
 
 function decodeObject(part: string, what: string): Record<string, unknown> {
-  if (part === '' || !isCanonicalBase64url(part)) throw malformed(`${what} is not canonical base64url`);
+  const bytes = part === '' ? undefined : decodeCanonical(part);
+  if (bytes === undefined) throw malformed(`${what} is not canonical base64url`);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw malformed(`${what} is not JSON`);
   }
@@ -95,7 +91,8 @@ export function parseToken(token: string): ParsedToken {
   const payloadPart = token.slice(first + 1, second);
   const signaturePart = token.slice(second + 1);
   // An empty signature is a well-formed unsecured JWS; the alg check names it for what it is.
-  if (!isCanonicalBase64url(signaturePart)) throw malformed('signature is not canonical base64url');
+  const signature = decodeCanonical(signaturePart);
+  if (signature === undefined) throw malformed('signature is not canonical base64url');
   const header = decodeObject(headerPart, 'header');
   const claims = decodeObject(payloadPart, 'payload');
   if (typeof header.alg !== 'string') throw malformed('header has no alg');
@@ -109,6 +106,6 @@ export function parseToken(token: string): ParsedToken {
     header: header as JoseHeader,
     claims: claims as Claims,
     signingInput: token.slice(0, second),
-    signature: Buffer.from(signaturePart, 'base64url'),
+    signature,
   };
 }
