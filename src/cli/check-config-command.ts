@@ -1,5 +1,7 @@
 import { compileConfig } from '../config/compile-config.js';
 import { loadConfigFile } from '../config/load-config.js';
+import { allKeySetsLoaded, describeKeySets } from '../keys/key-set-status.js';
+import { CliError } from './cli-error.js';
 
 /** Prints what the gateway would run with; throws ConfigError (every problem) when it would not start. */
 export async function checkConfigCommand(configPath: string, out: (line: string) => void): Promise<void> {
@@ -29,5 +31,10 @@ export async function checkConfigCommand(configPath: string, out: (line: string)
       `  ${route.name}  ${route.prefix} -> ${route.upstream}  issuers=${[...route.issuers].join(',')}  scopes=${route.scopes.join(',') || '-'}${flags ? `  ${flags}` : ''}`,
     );
   }
+  for (const line of describeKeySets(compiled.keySets)) out(line);
   for (const warning of compiled.warnings) out(`warning: ${warning}`);
+  if (!allKeySetsLoaded(compiled.keySets)) {
+    // The file is valid, but the gateway would start not ready: say so in the exit code too.
+    throw new CliError('a key set could not be loaded (see above): the gateway would start not ready');
+  }
 }

@@ -297,4 +297,15 @@ describe('provgate check-config', () => {
     assert.match(result.stdout, /msa-2016.*2021-04-01T00:00:00\.000Z/);
     assert.match(result.stdout, /\/api\/token/);
   });
+
+  test('a key set that cannot be fetched: listed as NOT LOADED, exit 1 (the gateway would start not ready)', async () => {
+    const config = baseConfig();
+    // A closed loopback port: nothing answers, the fetch fails at once.
+    config.issuers.consumer.keys = { url: 'http://127.0.0.1:9/keys', timeoutSeconds: 1 };
+    const result = await checkConfig(writeConfig(config));
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /consumer .*NOT LOADED/);
+    assert.match(result.stdout, /enterprise .*file .*1 key|enterprise .*keys? \(/);
+    assert.match(result.stderr, /key set could not be loaded/);
+  });
 });
