@@ -61,7 +61,10 @@ const SETTLED_REASONS: ReadonlySet<string> = new Set([
   'tenant_not_allowed',
   'tenant_mismatch',
 ]);
-const REFUSAL_CACHE_ENTRIES = 10_000;
+// Bounded apart from the verified-token cache, so that a flood of bad tokens can never push
+// good ones out of it; large enough that a replayed pool of junk cycles inside it (an LRU that is
+// a little too small for a cyclic pool misses on every access).
+const REFUSAL_CACHE_ENTRIES = 20_000;
 
 export interface VerifierOptions {
   readonly registry: IssuerRegistry;
@@ -107,7 +110,7 @@ export class TokenVerifier {
     this.refusals = options.cache.enabled
       ? new LRUCache<string, SettledRefusal>({
           max: REFUSAL_CACHE_ENTRIES,
-          maxSize: Math.max(1024, Math.floor(options.cache.maxBytes / 8)),
+          maxSize: Math.max(1024, Math.floor(options.cache.maxBytes / 2)),
           sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
         })
       : undefined;
