@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import { eventStreamKey } from '../observability/event-stream.js';
 import { atLeast, isSeverity } from '../observability/recent-events.js';
-import { connect } from '../revocation/redis-store.js';
+import { connect } from '../store/redis-link.js';
 import type { Severity } from '../verify/reasons.js';
 import { callAdmin } from './admin-client.js';
 import { CliError } from './cli-error.js';

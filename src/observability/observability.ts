@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { CompiledRoute } from '../proxy/compile-routes.js';
-import { connect } from '../revocation/redis-store.js';
+import { connect } from '../store/redis-link.js';
 import { eventStreamKey, RedisEventStream } from './event-stream.js';
 import { RateHistory } from './rate-history.js';
 import { RecentEvents } from './recent-events.js';

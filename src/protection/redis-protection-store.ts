@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
-import { connect } from '../revocation/redis-store.js';
+import { type RedisClient, RedisLink } from '../store/redis-link.js';
 import type { BlockRecord } from './block-record.js';
 import type { BlockChange, BlockStore } from './block-store.js';
 import { ADD_BLOCK, ADD_COUNTS, ADD_SIGHTINGS, PRUNE_BLOCKS, REMOVE_BLOCK } from './redis-scripts.js';
@@ -26,13 +26,10 @@ export function protectionKeys(prefix: string) {
   };
 }
 
-const FIRST_CONTACT_MAX_MS = 5000;
-
 // Keeps one script call small enough not to hold Redis up noticeably.
 const CHUNK = 500;
 
-type Client = ReturnType<typeof connect>;
-type ScriptClient = Client & {
+type ScriptClient = RedisClient & {
   pgAddBlock(...args: (string | number)[]): Promise<[number, string]>;
   pgRemoveBlock(...args: string[]): Promise<string | null>;
   pgPruneBlocks(...args: (string | number)[]): Promise<number>;
@@ -46,79 +43,44 @@ type ScriptClient = Client & {
  */
 export class RedisProtectionStore implements BlockStore, SharedTallies {
   readonly kind = 'redis' as const;
-  available = false;
+  private readonly link: RedisLink;
   private readonly client: ScriptClient;
-  private readonly subscriber: Client;
   private readonly keys: ReturnType<typeof protectionKeys>;
   private readonly changeListeners: ((change: BlockChange) => void)[] = [];
-  private readonly reconnectListeners: (() => void)[] = [];
-  private closed = false;
-  private readonly firstContact: Promise<void>;
 
   constructor(
     config: StoreConfig,
     private readonly logger: Logger,
   ) {
     this.keys = protectionKeys(config.prefix);
-    this.client = connect(config) as ScriptClient;
-    this.subscriber = connect(config);
-    // defineCommand sends EVALSHA, and the script text only when Redis does not have it yet.
+    this.link = new RedisLink(config, logger, {
+      name: 'protection store',
+      channel: this.keys.channel,
+      onMessage: (message) => this.onMessage(message),
+    });
+    this.client = this.link.client as ScriptClient;
     this.client.defineCommand('pgAddBlock', { numberOfKeys: 3, lua: ADD_BLOCK });
     this.client.defineCommand('pgRemoveBlock', { numberOfKeys: 3, lua: REMOVE_BLOCK });
     this.client.defineCommand('pgPruneBlocks', { numberOfKeys: 2, lua: PRUNE_BLOCKS });
     this.client.defineCommand('pgAddCounts', { lua: ADD_COUNTS });
     this.client.defineCommand('pgAddSightings', { lua: ADD_SIGHTINGS });
-    // First contact: the command client answered and the subscription is in place (or either
-    // failed), so that a gateway reported started also hears every block made after that.
-    const contact = (client: Client, ready: Promise<unknown>) =>
-      new Promise<void>((resolve) => {
-        const done = () => resolve();
-        ready.then(done, done);
-        for (const event of ['error', 'close']) client.once(event, done);
-        setTimeout(done, FIRST_CONTACT_MAX_MS).unref();
-      });
-    // ioredis subscribes again by itself after a reconnect (autoResubscribe).
-    const subscribed = new Promise((resolve) => {
-      this.subscriber.once('ready', () =>
-        this.subscriber.subscribe(this.keys.channel).then(resolve, resolve),
-      );
-    });
-    const ready = new Promise((resolve) => this.client.once('ready', resolve));
-    this.firstContact = Promise.all([contact(this.client, ready), contact(this.subscriber, subscribed)]).then(
-      () => {},
-    );
-    this.client.on('ready', () => {
-      const wasDown = !this.available;
-      this.available = true;
-      if (wasDown) for (const listener of this.reconnectListeners) listener();
-    });
-    const down = (why: string) => {
-      if (this.closed) return;
-      if (this.available)
-        this.logger.warn({ event: 'store.unavailable', store: 'redis', why }, 'protection store lost');
-      this.available = false;
-    };
-    this.client.on('error', (err: Error) => down(err.message));
-    this.client.on('close', () => down('connection closed'));
-    this.subscriber.on('error', () => {});
-    this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+  }
+
+  get available(): boolean {
+    return this.link.available;
   }
 
   settled(): Promise<void> {
-    return this.firstContact;
+    return this.link.settled();
   }
 
   /** Resolves once connected; rejects after `timeoutMs`. For the CLI, which has one thing to do. */
-  async waitUntilReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.available) {
-      if (Date.now() > deadline) throw new Error('redis not reachable');
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  waitUntilReady(timeoutMs: number): Promise<void> {
+    return this.link.waitUntilReady(timeoutMs);
   }
 
   async list(now: number): Promise<BlockRecord[]> {
-    const all = await this.client.hgetall(this.keys.blocks);
+    const all = await this.link.run(() => this.client.hgetall(this.keys.blocks));
     return Object.values(all)
       .map((json) => JSON.parse(json) as BlockRecord)
       .filter((b) => b.expiresAt > now);
@@ -127,15 +89,17 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
   async add(block: BlockRecord, now: number): Promise<{ block: BlockRecord; changed: boolean }> {
     const k = this.keys;
     const change = JSON.stringify({ op: 'add', block } satisfies BlockChange);
-    const [changed, stored] = await this.client.pgAddBlock(
-      k.blocks,
-      k.version,
-      k.channel,
-      block.id,
-      JSON.stringify(block),
-      block.expiresAt,
-      now,
-      change,
+    const [changed, stored] = await this.link.run(() =>
+      this.client.pgAddBlock(
+        k.blocks,
+        k.version,
+        k.channel,
+        block.id,
+        JSON.stringify(block),
+        block.expiresAt,
+        now,
+        change,
+      ),
     );
     return { block: JSON.parse(stored) as BlockRecord, changed: changed === 1 };
   }
@@ -143,16 +107,18 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
   async remove(id: string): Promise<BlockRecord | undefined> {
     const k = this.keys;
     const change = JSON.stringify({ op: 'remove', id } satisfies BlockChange);
-    const existing = await this.client.pgRemoveBlock(k.blocks, k.version, k.channel, id, change);
+    const existing = await this.link.run(() =>
+      this.client.pgRemoveBlock(k.blocks, k.version, k.channel, id, change),
+    );
     return existing === null ? undefined : (JSON.parse(existing) as BlockRecord);
   }
 
   async version(): Promise<number> {
-    return Number((await this.client.get(this.keys.version)) ?? 0);
+    return Number((await this.link.run(() => this.client.get(this.keys.version))) ?? 0);
   }
 
   async prune(now: number): Promise<void> {
-    await this.client.pgPruneBlocks(this.keys.blocks, this.keys.version, now);
+    await this.link.run(() => this.client.pgPruneBlocks(this.keys.blocks, this.keys.version, now));
   }
 
   async addCounts(batch: readonly CountDelta[]): Promise<number[]> {
@@ -162,7 +128,7 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
       const args: (string | number)[] = [part.length];
       for (const d of part) args.push(this.keys.counter(d.key));
       for (const d of part) args.push(d.delta, d.ttlMs);
-      totals.push(...(await this.client.pgAddCounts(...args)));
+      totals.push(...(await this.link.run(() => this.client.pgAddCounts(...args))));
     }
     return totals;
   }
@@ -174,7 +140,7 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
       const args: (string | number)[] = [part.length];
       for (const s of part) args.push(this.keys.sightings(s.fingerprint));
       for (const s of part) args.push(s.address, s.at, s.windowMs, s.maxAddresses);
-      for (const [n, evidence] of await this.client.pgAddSightings(...args)) {
+      for (const [n, evidence] of await this.link.run(() => this.client.pgAddSightings(...args))) {
         tallies.push({ addresses: n, evidence: evidence ?? [] });
       }
     }
@@ -186,13 +152,11 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
   }
 
   onReconnect(listener: () => void): void {
-    this.reconnectListeners.push(listener);
+    this.link.onReconnect(listener);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.client.disconnect();
-    this.subscriber.disconnect();
+    this.link.close();
   }
 
   private onMessage(message: string): void {

@@ -1,13 +1,8 @@
-import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
+import { type RedisClient, RedisLink } from '../store/redis-link.js';
 import type { RevocationRecord } from './revocation-record.js';
-import {
-  type AuditEntry,
-  type RevocationChange,
-  type RevocationStore,
-  StoreUnavailableError,
-} from './revocation-store.js';
+import type { AuditEntry, RevocationChange, RevocationStore } from './revocation-store.js';
 
 // Every key carries the hash tag {rev}, so the scripts below touch one slot and work
 // unchanged on Redis Cluster. The layout is documented in the README.
@@ -22,7 +17,6 @@ export function redisKeys(prefix: string) {
 
 const AUDIT_CAP = 100_000;
 // Longest a start waits for the first connection attempt (ioredis' connectTimeout is 2 s here).
-const FIRST_CONTACT_MAX_MS = 5000;
 
 // Store, bump the version, keep the audit line and announce, all or nothing.
 const ADD = `
@@ -47,61 +41,37 @@ redis.call('PUBLISH', KEYS[4], version .. ' ' .. ARGV[3])
 return existing
 `;
 
-type Client = Redis | Cluster;
-
 /**
- * Revocations shared by every instance. Commands fail fast while disconnected (no offline
- * queue) so that a write is either stored or refused, never queued and forgotten.
+ * Revocations shared by every instance, on a RedisLink (fail-fast commands, availability
+ * judged by each command's outcome too).
  */
 export class RedisRevocationStore implements RevocationStore {
   readonly kind = 'redis' as const;
-  available = false;
-  unavailableReason: string | undefined = 'connecting';
-  private readonly client: Client;
-  private readonly subscriber: Client;
+  private readonly link: RedisLink;
+  private readonly client: RedisClient;
   private readonly keys: ReturnType<typeof redisKeys>;
   private readonly changeListeners: ((change: RevocationChange) => void)[] = [];
-  private readonly reconnectListeners: (() => void)[] = [];
-  private closed = false;
-  private readonly firstContact: Promise<void>;
 
-  constructor(
-    config: StoreConfig,
-    private readonly logger: Logger,
-  ) {
+  constructor(config: StoreConfig, logger: Logger) {
     this.keys = redisKeys(config.prefix);
-    this.client = connect(config);
-    this.subscriber = connect(config);
-    this.firstContact = new Promise((resolve) => {
-      const done = () => resolve();
-      for (const event of ['ready', 'error', 'close']) this.client.once(event, done);
-      setTimeout(done, FIRST_CONTACT_MAX_MS).unref();
+    this.link = new RedisLink(config, logger, {
+      name: 'revocation store',
+      channel: this.keys.channel,
+      onMessage: (message) => this.onMessage(message, logger),
     });
-    this.client.on('ready', () => this.markUp());
-    this.client.on('error', (err: Error) => this.markDown(err.message));
-    this.client.on('close', () => this.markDown('connection closed'));
-    this.subscriber.on('error', () => {});
-    this.subscriber.on('ready', () => {
-      // A change published before this (re)subscription took hold is found by resyncing now,
-      // not at the next periodic check.
-      this.subscriber
-        .subscribe(this.keys.channel)
-        .then(() => {
-          if (this.available) for (const listener of this.reconnectListeners) listener();
-        })
-        .catch(() => {});
-    });
-    this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+    this.client = this.link.client;
   }
 
-  /** Resolves once connected; rejects after `timeoutMs` with the reason Redis gave. */
-  async waitUntilReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.available) {
-      if (Date.now() > deadline)
-        throw new StoreUnavailableError(`redis not reachable: ${this.unavailableReason}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  get available(): boolean {
+    return this.link.available;
+  }
+
+  get unavailableReason(): string | undefined {
+    return this.link.unavailableReason;
+  }
+
+  waitUntilReady(timeoutMs: number): Promise<void> {
+    return this.link.waitUntilReady(timeoutMs);
   }
 
   async list(): Promise<RevocationRecord[]> {
@@ -141,7 +111,7 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   settled(): Promise<void> {
-    return this.firstContact;
+    return this.link.settled();
   }
 
   subscribe(listener: (change: RevocationChange) => void): void {
@@ -149,16 +119,14 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   onReconnect(listener: () => void): void {
-    this.reconnectListeners.push(listener);
+    this.link.onReconnect(listener);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.client.disconnect();
-    this.subscriber.disconnect();
+    this.link.close();
   }
 
-  private onMessage(message: string): void {
+  private onMessage(message: string, logger: Logger): void {
     let change: RevocationChange;
     try {
       // "<version> <change JSON>": the version lets a listener that saw every change skip
@@ -167,64 +135,13 @@ export class RedisRevocationStore implements RevocationStore {
       const version = Number(message.slice(0, space));
       change = { ...(JSON.parse(message.slice(space + 1)) as RevocationChange), version };
     } catch {
-      this.logger.warn({ event: 'store.bad_message' }, 'ignored an unreadable revocation message');
+      logger.warn({ event: 'store.bad_message' }, 'ignored an unreadable revocation message');
       return;
     }
     for (const listener of this.changeListeners) listener(change);
   }
 
-  // A Cluster stays 'ready' while the master of the {rev} slot is dead (its other masters
-  // answer), so connection events alone would report a store that refuses every command as
-  // available. The outcome of each command says it too.
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreUnavailableError('store closed');
-    try {
-      const result = await command();
-      if (!this.available && this.client.status === 'ready') this.markUp();
-      return result;
-    } catch (err) {
-      this.markDown((err as Error).message);
-      throw new StoreUnavailableError(`redis: ${(err as Error).message}`, { cause: err });
-    }
+  private run<T>(command: () => Promise<T>): Promise<T> {
+    return this.link.run(command);
   }
-
-  private markUp(): void {
-    const wasDown = !this.available;
-    this.available = true;
-    this.unavailableReason = undefined;
-    if (wasDown) {
-      this.logger.info({ event: 'store.connected', store: 'redis' }, 'revocation store connected');
-      for (const listener of this.reconnectListeners) listener();
-    }
-  }
-
-  private markDown(why: string): void {
-    if (this.closed) return;
-    if (this.available)
-      this.logger.warn({ event: 'store.unavailable', store: 'redis', why }, 'revocation store lost');
-    this.available = false;
-    this.unavailableReason = why;
-  }
-}
-
-/** One ioredis client as the store settings describe it (also used by the protection store). */
-export function connect(config: StoreConfig): Client {
-  const extra = (config.redisOptions ?? {}) as RedisOptions & { cluster?: ClusterNode[] };
-  const { cluster, ...rest } = extra;
-  const common: RedisOptions = {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    // Keep trying forever, at most once a second: Redis coming back must be noticed.
-    retryStrategy: (times) => Math.min(100 * times, 1000),
-    ...rest,
-  };
-  if (cluster !== undefined) {
-    return new Cluster(cluster, {
-      enableOfflineQueue: false,
-      redisOptions: common,
-      clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
-    });
-  }
-  return config.url !== undefined ? new Redis(config.url, common) : new Redis(common);
 }
