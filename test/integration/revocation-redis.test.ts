@@ -218,7 +218,8 @@ describe('what the store holds', () => {
 test('a change published while B resubscribes reaches B when its subscription is back', async () => {
   // B's change channel drops and reconnects (a private field: the way to lose exactly that
   // connection); the long resync period rules out the periodic check as the way it arrives.
-  const subscriber = (b.running.revocations.store as unknown as { link: { subscriber: Redis } }).link.subscriber;
+  const subscriber = (b.running.revocations.store as unknown as { link: { subscriber: Redis } }).link
+    .subscriber;
   const token = await sign(ring.enterprise, enterpriseClaims({ jti: 'during-resubscribe' }));
   assert.equal(await verdict(b, token), 'ok');
   subscriber.disconnect(true);

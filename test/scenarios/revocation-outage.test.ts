@@ -162,7 +162,8 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
   test('a CLI revocation B misses on pub/sub reaches it through the periodic version check', async () => {
     // Cut B off from the change channel only; its command connection stays up. (A private
     // field: there is no other way to lose exactly one message on purpose.)
-    const subscriber = (b.running.revocations.store as unknown as { link: { subscriber: Redis } }).link.subscriber;
+    const subscriber = (b.running.revocations.store as unknown as { link: { subscriber: Redis } }).link
+      .subscriber;
     await subscriber.unsubscribe(channel);
     assert.deepEqual(await inspect.pubsub('NUMSUB', channel), [channel, 1]);
 
