@@ -81,43 +81,53 @@ export function assertKeyUsable(
   deps: KeyStepDeps,
   nowMs: number,
 ): void {
-  const detail = () => ({
-    issuerId: key.issuerId,
-    kid: key.kid,
-    alg: token?.header.alg,
-    sub: token?.claims.sub,
-    jti: token?.claims.jti,
-    // A token that reached the cache was verified under this very key.
-    signatureValid: token === null ? true : evidence(token, [key], deps.budget, nowMs),
-  });
   // A key gone from its published set is unknown once its grace is over, cached tokens included.
   if (key.removedAfter !== undefined && nowMs >= key.removedAfter) {
     throw new AuthFailure('unknown_key', {
-      issuerId: key.issuerId,
-      kid: key.kid,
-      alg: token?.header.alg,
-      sub: token?.claims.sub,
-      jti: token?.claims.jti,
+      ...keyFacts(token, key),
       note: 'key removed from the published set',
     });
   }
   if (key.alsoClaimedBy !== undefined) {
     throw new AuthFailure('key_issuer_mismatch', {
-      ...detail(),
+      ...keyEvidence(token, key, deps, nowMs),
       keyIssuer: key.alsoClaimedBy,
       note: `key material also published by ${key.alsoClaimedBy}: refused for both issuers`,
     });
   }
-  if (deps.revocations.isKeyRevoked(key.issuerId, key.kid)) throw new AuthFailure('key_revoked', detail());
+  if (deps.revocations.isKeyRevoked(key.issuerId, key.kid))
+    throw new AuthFailure('key_revoked', keyEvidence(token, key, deps, nowMs));
   if (!keyActiveAt(key, nowMs))
-    throw new AuthFailure('key_inactive', { ...detail(), note: 'key outside its validity window' });
+    throw new AuthFailure('key_inactive', {
+      ...keyEvidence(token, key, deps, nowMs),
+      note: 'key outside its validity window',
+    });
   const iat = token?.claims.iat;
   if (iat !== undefined && !keyActiveAt(key, iat * 1000)) {
     throw new AuthFailure('key_inactive', {
-      ...detail(),
+      ...keyEvidence(token, key, deps, nowMs),
       note: 'token issued outside the key validity window',
     });
   }
+}
+
+function keyFacts(token: ParsedToken | null, key: KeyEntry) {
+  return {
+    issuerId: key.issuerId,
+    kid: key.kid,
+    alg: token?.header.alg,
+    sub: token?.claims.sub,
+    jti: token?.claims.jti,
+  };
+}
+
+// Built only when refusing (the forgery check spends budget): a usable key allocates nothing.
+function keyEvidence(token: ParsedToken | null, key: KeyEntry, deps: KeyStepDeps, nowMs: number) {
+  return {
+    ...keyFacts(token, key),
+    // A token that reached the cache was verified under this very key.
+    signatureValid: token === null ? true : evidence(token, [key], deps.budget, nowMs),
+  };
 }
 
 function onlyKeyFor(issuer: CompiledIssuer, alg: string): KeyEntry | undefined {

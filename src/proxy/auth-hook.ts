@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
 import { KeyRefetchPending } from '../keys/key-refetch.js';
+import { redactUrl } from '../observability/logger.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import { socketAddress } from '../protection/client-address.js';
@@ -111,7 +112,8 @@ function refuse(
     status: REASONS[reason].status,
     route: route?.name,
     method: request.method,
-    path: q === -1 ? request.url : request.url.slice(0, q),
+    // A client may put its token in the path too: the event names the path without it.
+    path: redactUrl(q === -1 ? request.url : request.url.slice(0, q)),
     ip: ip ?? socketAddress(request.raw),
     claimedIssuer: detail.claimedIssuer,
     issuerId: detail.issuerId,

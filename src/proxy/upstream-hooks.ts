@@ -44,6 +44,12 @@ export function cleanResponseHeaders(headers: Headers): Headers {
 
 const ABSOLUTE_URL = /^https?:\/\//;
 
+function underPrefix(path: string, prefix: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  const next = path.charAt(prefix.length);
+  return next === '' || next === '/' || next === '?' || next === '#';
+}
+
 /**
  * For a route whose upstream sees another path prefix: a relative `Location` names the upstream's
  * path, and the client must be sent to the gateway's.
@@ -54,8 +60,14 @@ export function locationRewriter(
 ): (headers: Headers) => Headers {
   return (headers) => {
     const location = headers.location;
-    if (typeof location === 'string' && !ABSOLUTE_URL.test(location)) {
-      headers.location = location.replace(upstreamPrefix, gatewayPrefix);
+    // Only a leading prefix on a segment boundary is the upstream's path: not the same text
+    // later in the path, nor '/calendar' under the prefix '/cal'.
+    if (
+      typeof location === 'string' &&
+      !ABSOLUTE_URL.test(location) &&
+      underPrefix(location, upstreamPrefix)
+    ) {
+      headers.location = gatewayPrefix + location.slice(upstreamPrefix.length);
     }
     return cleanResponseHeaders(headers);
   };

@@ -14,41 +14,46 @@ export function checkRoute(
   nowMs: number,
 ): void {
   const { claims, issuer } = token;
-  const detail = {
-    issuerId: issuer.id,
-    claimedIssuer: issuer.iss,
-    kid: token.key.kid,
-    sub: claims.sub,
-    jti: claims.jti,
-  };
-
-  if (!audienceMatches(claims.aud, route.audiences)) throw new AuthFailure('audience_mismatch', detail);
+  if (!audienceMatches(claims.aud, route.audiences))
+    throw new AuthFailure('audience_mismatch', detailOf(token));
 
   if (!route.issuers.has(issuer.id)) {
     throw new AuthFailure(
       issuer.role === 'resource' ? 'resource_minted_token' : 'issuer_not_accepted',
-      detail,
+      detailOf(token),
     );
   }
   if (claims.act !== undefined && !route.allowDelegation)
-    throw new AuthFailure('delegation_not_allowed', detail);
+    throw new AuthFailure('delegation_not_allowed', detailOf(token));
 
   if (claims.jti !== undefined && revocations.isTokenRevoked(issuer.id, claims.jti, nowMs)) {
-    throw new AuthFailure('token_revoked', detail);
+    throw new AuthFailure('token_revoked', detailOf(token));
   }
   const iat = claims.iat ?? 0;
   if (claims.sub !== undefined) {
     const before = revocations.subjectRevokedBefore(issuer.id, claims.sub);
-    if (before !== undefined && iat < before) throw new AuthFailure('subject_revoked', detail);
+    if (before !== undefined && iat < before) throw new AuthFailure('subject_revoked', detailOf(token));
   }
   const issuerBefore = revocations.issuerRevokedBefore(issuer.id);
-  if (issuerBefore !== undefined && iat < issuerBefore) throw new AuthFailure('issuer_revoked', detail);
+  if (issuerBefore !== undefined && iat < issuerBefore)
+    throw new AuthFailure('issuer_revoked', detailOf(token));
 
   for (const scope of route.scopes) {
     if (!token.scopes.has(scope)) {
-      throw new AuthFailure('insufficient_scope', { ...detail, note: `missing scope ${scope}` });
+      throw new AuthFailure('insufficient_scope', { ...detailOf(token), note: `missing scope ${scope}` });
     }
   }
+}
+
+// Built only when refusing: an accepted request allocates nothing here.
+function detailOf(token: VerifiedToken) {
+  return {
+    issuerId: token.issuer.id,
+    claimedIssuer: token.issuer.iss,
+    kid: token.key.kid,
+    sub: token.claims.sub,
+    jti: token.claims.jti,
+  };
 }
 
 function audienceMatches(

@@ -153,6 +153,10 @@ before(async () => {
   const lost = await sign(ring.enterprise, enterpriseClaims());
   sent.push(lost);
   assert.equal((await get(`${gw.url}/nowhere`, lost)).status, 404);
+  // A token in the path, with none in the header: refused, and the event names the path without it.
+  const inPath = await sign(ring.enterprise, enterpriseClaims());
+  sent.push(inPath);
+  assert.equal((await get(`${gw.url}/api/mail/${inPath}`)).status, 401);
 });
 
 after(async () => {
@@ -216,4 +220,6 @@ test('the refusal of two Authorization headers and of an unrouted path are event
   assert.equal(lost.path, '/nowhere');
   assert.equal(lost.route, undefined);
   assert.equal(lost.ip, '127.0.0.1');
+  const inPath = gw.logs.events('missing_token').find((e) => String(e.path).startsWith('/api/mail/'));
+  assert.equal(inPath?.path, '/api/mail/[redacted]');
 });

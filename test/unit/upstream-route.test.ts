@@ -36,6 +36,10 @@ test('only the origin of the upstream counts, and the request path can never cha
 test('a Location naming the upstream path is sent back under the gateway prefix', () => {
   const rewrite = target('/api/calendar', '/cal').replyOptions.rewriteHeaders!;
   assert.deepEqual(rewrite({ location: '/cal/events/7' }), { location: '/api/calendar/events/7' });
+  assert.deepEqual(rewrite({ location: '/cal?page=2' }), { location: '/api/calendar?page=2' });
+  // Not the upstream prefix: another path that merely begins with the same letters, or contains it.
+  assert.deepEqual(rewrite({ location: '/calendar/7' }), { location: '/calendar/7' });
+  assert.deepEqual(rewrite({ location: '/other/cal/7' }), { location: '/other/cal/7' });
   assert.deepEqual(rewrite({ location: 'https://elsewhere.test/cal/x' }), {
     location: 'https://elsewhere.test/cal/x',
   });
