@@ -4,6 +4,7 @@ import type { BlockRecord } from '../protection/block-record.js';
 import { RedisProtectionStore } from '../protection/redis-protection-store.js';
 import { callAdmin } from './admin-client.js';
 import { CliError } from './cli-error.js';
+import { withRedisStore } from './with-redis-store.js';
 
 type Out = (line: string) => void;
 
@@ -48,15 +49,6 @@ export function describeBlock(b: BlockRecord): string {
   return `${b.id}  ${b.target} ${b.value}  ${b.rule} (${b.reason})  since ${b.at} until ${until}  by ${b.by}`;
 }
 
-async function withRedis<T>(config: Config, work: (store: RedisProtectionStore) => Promise<T>): Promise<T> {
-  const store = new RedisProtectionStore(config.store, createLogger('silent'));
-  try {
-    await store.waitUntilReady(5000);
-    return await work(store);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`block store: ${(err as Error).message}`);
-  } finally {
-    await store.close();
-  }
+function withRedis<T>(config: Config, work: (store: RedisProtectionStore) => Promise<T>): Promise<T> {
+  return withRedisStore('block store', new RedisProtectionStore(config.store, createLogger('silent')), work);
 }

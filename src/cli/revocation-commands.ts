@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { maxClockSkewSeconds } from '../config/max-clock-skew.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../observability/logger.js';
 import { RedisRevocationStore } from '../revocation/redis-store.js';
@@ -8,6 +9,7 @@ import { describe } from '../revocation/revocation-service.js';
 import type { AuditEntry } from '../revocation/revocation-store.js';
 import { callAdmin } from './admin-client.js';
 import { CliError } from './cli-error.js';
+import { withRedisStore } from './with-redis-store.js';
 
 type Out = (line: string) => void;
 
@@ -47,13 +49,12 @@ export async function revokeCommand(
     throw new CliError(`--issuer: unknown issuer ${request.issuer}`);
   if (config.store.kind === 'redis') {
     await withRedis(config, async (store) => {
-      const skew = Math.max(...Object.values(config.issuers).map((i) => i.clockSkewSeconds));
       const record = makeRecord(specOf(request), {
         reason: request.reason,
         by,
         source: 'cli',
         now: Date.now(),
-        clockSkewSeconds: skew,
+        clockSkewSeconds: maxClockSkewSeconds(config),
       });
       const { record: stored, created } = await store.add(record);
       out(`${created ? 'revoked' : 'already revoked'}: ${describe(stored)}  id=${stored.id}`);
@@ -126,17 +127,12 @@ export async function unrevokeCommand(config: Config, id: string | undefined, ou
   out(`lifted: ${describe(res.body.removed as RevocationRecord)}`);
 }
 
-async function withRedis<T>(config: Config, work: (store: RedisRevocationStore) => Promise<T>): Promise<T> {
-  const store = new RedisRevocationStore(config.store, createLogger('silent'));
-  try {
-    await store.waitUntilReady(5000);
-    return await work(store);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`revocation store: ${(err as Error).message}`);
-  } finally {
-    await store.close();
-  }
+function withRedis<T>(config: Config, work: (store: RedisRevocationStore) => Promise<T>): Promise<T> {
+  return withRedisStore(
+    'revocation store',
+    new RedisRevocationStore(config.store, createLogger('silent')),
+    work,
+  );
 }
 
 function safeUser(): string {
