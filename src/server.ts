@@ -1,21 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminApp } from './admin/admin-app.js';
-import { buildGateway, type Gateway } from './app.js';
-import { type CompiledConfig, compileConfig } from './config/compile-config.js';
 import { loadConfigFile } from './config/load-config.js';
 import { maxClockSkewSeconds } from './config/max-clock-skew.js';
+import { buildGateway, type Gateway } from './http/app.js';
 import { createLogger } from './observability/logger.js';
 import { createMetricsRegistry } from './observability/metrics-registry.js';
 import { createObservability, type Observability } from './observability/observability.js';
 import { packageVersion } from './observability/package-version.js';
 import type { Protection } from './protection/protection.js';
-import { createRuntime } from './reload/gateway-runtime.js';
-import { ConfigReloader, type ReloadOutcome } from './reload/reload-config.js';
-import { RuntimeHolder } from './reload/runtime-holder.js';
-import { startProtection } from './reload/start-protection.js';
 import { createRevocationStore } from './revocation/create-store.js';
 import { RevocationService } from './revocation/revocation-service.js';
+import { type CompiledConfig, compileConfig } from './runtime/compile-config.js';
+import { createRuntime } from './runtime/gateway-runtime.js';
+import { ConfigReloader, type ReloadOutcome } from './runtime/reload-config.js';
+import { RuntimeHolder } from './runtime/runtime-holder.js';
+import { startProtection } from './runtime/start-protection.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -97,7 +97,9 @@ export async function startGateway(configPath: string, options: StartOptions = {
   let draining = false;
   const metrics = createMetricsRegistry({
     stats: observability.stats,
-    runtime,
+    cacheStats: () => runtime.cacheStats(),
+    issuers: () => runtime.current.compiled.registry.byId.values(),
+    keySets: () => runtime.current.compiled.keySets.status(),
     revocations,
     clock,
     isDraining: () => draining,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { compileConfig } from '../../src/config/compile-config.js';
 import type { loadConfigFile } from '../../src/config/load-config.js';
 import type { RevocationMirror } from '../../src/revocation/revocation-mirror.js';
+import type { compileConfig } from '../../src/runtime/compile-config.js';
 import type { TokenVerifier } from '../../src/verify/verify-token.js';
 import { ROOT } from '../procs/build-dist.js';
 

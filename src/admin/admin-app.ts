@@ -1,8 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import type { ReloadOutcome } from '../reload/reload-config.js';
-import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
+import type { ReloadOutcome } from '../runtime/reload-config.js';
+import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import { registerBlockRoutes } from './block-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerReloadRoute } from './reload-route.js';

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { BlockNotFoundError } from '../protection/block-service.js';
-import type { RuntimeHolder } from '../reload/runtime-holder.js';
+import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { keySetReadiness } from '../keys/key-set-status.js';
-import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
+import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 
 export interface HealthDeps {
   readonly runtime: RuntimeHolder;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ReloadOutcome } from '../reload/reload-config.js';
+import type { ReloadOutcome } from '../runtime/reload-config.js';
 import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {

@@ -1,9 +1,9 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { formatPath } from '../config/expand-env.js';
-import type { RuntimeHolder } from '../reload/runtime-holder.js';
 import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
 import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
-import { StoreUnavailableError } from '../revocation/revocation-store.js';
+import type { RuntimeHolder } from '../runtime/runtime-holder.js';
+import { StoreUnavailableError } from '../store/store-unavailable-error.js';
 import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {

@@ -1,6 +1,6 @@
-import { compileConfig } from '../config/compile-config.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { allKeySetsLoaded, describeKeySets } from '../keys/key-set-status.js';
+import { compileConfig } from '../runtime/compile-config.js';
 import { CliError } from './cli-error.js';
 
 /** Prints what the gateway would run with; throws ConfigError (every problem) when it would not start. */

@@ -1,16 +1,19 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { RuntimeHolder } from '../reload/runtime-holder.js';
+import type { CompiledIssuer } from '../keys/issuer-registry.js';
+import type { KeySetStatus } from '../keys/key-set-manager.js';
+import { KEY_STATES, keyStateOf } from '../keys/key-state.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import { REASON_CODES, REASONS } from '../verify/reasons.js';
 import type { BlockView } from './block-view.js';
 import { registerHistogram } from './collected-histogram.js';
-import { KEY_STATES, keyStateOf } from './key-state.js';
 import { OUTCOMES, type RequestStats, SEVERITIES, STATUS_CLASSES } from './request-stats.js';
 
 export interface MetricsSources {
   readonly stats: RequestStats;
-  /** The configuration in force (issuers, key sets, verifier): a reload replaces it. */
-  readonly runtime: RuntimeHolder;
+  /** Read at scrape time from the configuration in force, which a reload replaces. */
+  readonly cacheStats: () => { hits: number; misses: number; size: number; bytes: number };
+  readonly issuers: () => Iterable<CompiledIssuer>;
+  readonly keySets: () => readonly KeySetStatus[];
   readonly revocations: RevocationService;
   readonly clock: () => number;
   readonly isDraining: () => boolean;
@@ -99,7 +102,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     skip: (s) => s === stats.routeNames.length - 1,
   });
 
-  const cache = () => src.runtime.cacheStats();
+  const cache = src.cacheStats;
   counterOf(
     registry,
     'provgate_verified_token_cache_hits_total',
@@ -133,7 +136,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     collect() {
       this.reset();
       const now = src.clock();
-      for (const issuer of src.runtime.current.compiled.registry.byId.values()) {
+      for (const issuer of src.issuers()) {
         const counts = new Map(KEY_STATES.map((s) => [s, 0]));
         for (const key of issuer.keys.all) {
           const state = keyStateOf(key, src.revocations.mirror, now);
@@ -144,7 +147,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     },
   });
 
-  const keySets = () => src.runtime.current.compiled.keySets.status();
+  const keySets = src.keySets;
   new Gauge({
     name: 'provgate_key_set_loaded',
     help: '1 when the issuer key set is loaded; 0 while a remote set has never been fetched',

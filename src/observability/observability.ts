@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import type { Config } from '../config/schema.js';
-import type { CompiledRoute } from '../proxy/compile-routes.js';
 import { connect } from '../store/redis-link.js';
 import { eventStreamKey, RedisEventStream } from './event-stream.js';
 import { RateHistory } from './rate-history.js';

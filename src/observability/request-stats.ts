@@ -1,6 +1,6 @@
 import type { onResponseHookHandler } from 'fastify';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import type { KeyEntry } from '../keys/key-entry.js';
-import type { CompiledRoute } from '../proxy/compile-routes.js';
 import { REASON_CODES, type Severity } from '../verify/reasons.js';
 import { LocalHistogram } from './local-histogram.js';
 import type { RefusalEvent } from './security-events.js';

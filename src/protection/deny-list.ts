@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { watchFile } from '../config/watch-file.js';
 import { AddressMatcher } from './address-matcher.js';
 import type { Network } from './cidr.js';
 import { parseDenyList } from './deny-list-file.js';
-import { watchFile } from './watch-file.js';
 
 export interface DenyListFile {
   /** Absolute path, resolved against the config file's folder. */

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import type { AnomalyEvent, RefusalEvent } from '../observability/security-events.js';
-import type { CompiledRoute } from '../proxy/compile-routes.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import { AddressMatcher } from './address-matcher.js';

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { CompiledRoute } from '../proxy/compile-routes.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { AnomalyActions } from './anomaly-actions.js';

@@ -1,4 +1,4 @@
-import type { CompiledRoute } from '../proxy/compile-routes.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { AnomalyActions } from './anomaly-actions.js';

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
-import type { CompiledRoute } from './compile-routes.js';
 
 /**
  * The headers the upstream receives: the client's own x-auth-* are removed first, so an

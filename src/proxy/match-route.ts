@@ -1,4 +1,4 @@
-import type { CompiledRoute } from './compile-routes.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
 
 /** Longest-prefix routing on whole path segments: /api/mail serves /api/mail/x, not /api/mailbox. */
 export class RouteMatcher {

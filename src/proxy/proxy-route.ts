@@ -1,6 +1,6 @@
 import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { sendRefusal } from '../verify/refusal-reply.js';
+import { sendRefusal } from './refusal-reply.js';
 import { REPLY_FROM_OPTIONS, UPSTREAM_AGENT_OPTIONS } from './upstream-options.js';
 import { upstreamUrl } from './upstream-route.js';
 

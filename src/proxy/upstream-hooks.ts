@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders as Http2IncomingHttpHeaders } from 'node:http2';
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import type { FastifyReply } from 'fastify';
-import { sendRefusal } from '../verify/refusal-reply.js';
 import { identityHeaders } from './identity-headers.js';
+import { sendRefusal } from './refusal-reply.js';
 
 type Headers = IncomingHttpHeaders | Http2IncomingHttpHeaders;
 type Hook<K extends keyof FastifyReplyFromHooks> = NonNullable<FastifyReplyFromHooks[K]>;

@@ -1,5 +1,5 @@
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
-import type { CompiledRoute } from './compile-routes.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import { cleanResponseHeaders, forwardHeaders, locationRewriter, upstreamFailed } from './upstream-hooks.js';
 
 /** Where one route's requests go; computed once per configuration, read on every request. */

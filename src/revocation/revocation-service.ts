@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { RevocationsConfig, StoreConfig } from '../config/schema.js';
+import { StoreUnavailableError } from '../store/store-unavailable-error.js';
 import { RevocationMirror } from './revocation-mirror.js';
 import {
   makeRecord,
@@ -7,7 +8,7 @@ import {
   type RevocationSource,
   type RevocationSpec,
 } from './revocation-record.js';
-import { type RevocationStore, StoreUnavailableError } from './revocation-store.js';
+import type { RevocationStore } from './revocation-store.js';
 
 export class RevocationRefusedError extends Error {
   constructor(

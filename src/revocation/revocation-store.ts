@@ -14,14 +14,6 @@ export interface AuditEntry {
   readonly id?: string;
 }
 
-/** Thrown when the store cannot take or give revocations; never swallowed. */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
-
 /**
  * Where revocations live. `memory` is one process; `redis` is shared by every instance.
  * Every write resolves only once the record is durable in the store, or rejects.

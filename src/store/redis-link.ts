@@ -1,7 +1,7 @@
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
-import { StoreUnavailableError } from '../revocation/revocation-store.js';
+import { StoreUnavailableError } from './store-unavailable-error.js';
 
 export type RedisClient = Redis | Cluster;
 

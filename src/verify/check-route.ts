@@ -1,4 +1,4 @@
-import type { CompiledRoute } from '../proxy/compile-routes.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure } from './auth-failure.js';
 import type { VerifiedToken } from './verify-token.js';

@@ -2,7 +2,6 @@ import { LRUCache } from 'lru-cache';
 import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
 import type { KeyEntry } from '../keys/key-entry.js';
 import type { KeyRefetcher } from '../keys/key-refetch.js';
-import { assertKeyUsable, type KeyStepDeps, selectKey } from '../keys/select-key.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure } from './auth-failure.js';
 import { checkClaims, scopesOf } from './check-claims.js';
@@ -11,6 +10,7 @@ import { checkTenant } from './check-tenant.js';
 import { tokenFingerprint } from './fingerprint.js';
 import { ForgeryCheckBudget } from './forgery-budget.js';
 import { type Claims, type ParsedToken, parseToken } from './parse-token.js';
+import { assertKeyUsable, type KeyStepDeps, selectKey } from './select-key.js';
 import { verifySignature } from './verify-signature.js';
 
 /** A token whose signature, issuer binding and issuer-level claims have been verified. */

@@ -8,10 +8,10 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { type CompiledConfig, compileConfig } from '../../src/config/compile-config.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import { jwksOf } from '../../src/demo/dev-keys.js';
+import { type CompiledConfig, compileConfig } from '../../src/runtime/compile-config.js';
 import { type KeyRing, keyRing, referenceConfig, tempDir } from '../helpers/gateway-fixture.js';
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CompiledRoute } from '../../src/proxy/compile-routes.js';
+import type { CompiledRoute } from '../../src/config/compile-routes.js';
 import { upstreamTargetOf, upstreamUrl } from '../../src/proxy/upstream-route.js';
 
 function target(prefix: string, rewritePrefix?: string, upstream = 'http://127.0.0.1:9090') {

@@ -3,11 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { compileConfig } from '../../src/config/compile-config.js';
 import { configSchema } from '../../src/config/schema.js';
 import { generateDevKey, jwksOf, mintToken } from '../../src/demo/dev-keys.js';
 import { keySetOf } from '../../src/keys/issuer-registry.js';
 import { RevocationMirror } from '../../src/revocation/revocation-mirror.js';
+import { compileConfig } from '../../src/runtime/compile-config.js';
 import { AuthFailure } from '../../src/verify/auth-failure.js';
 import { TokenVerifier } from '../../src/verify/verify-token.js';
 

@@ -1,9 +1,9 @@
 import { keySetReadiness } from '../../keys/key-set-status.js';
+import { keyStateOf } from '../../keys/key-state.js';
 import type { BlockView } from '../../observability/block-view.js';
-import { keyStateOf } from '../../observability/key-state.js';
 import type { Observability } from '../../observability/observability.js';
-import type { RuntimeHolder } from '../../reload/runtime-holder.js';
 import type { RevocationService } from '../../revocation/revocation-service.js';
+import type { RuntimeHolder } from '../../runtime/runtime-holder.js';
 
 export interface DashboardStateDeps {
   /** The configuration in force: a reload replaces it. */

@@ -1,4 +1,7 @@
 import { dirname, resolve } from 'node:path';
+import { type CompiledRoute, compileRoutes } from '../config/compile-routes.js';
+import { ConfigError } from '../config/config-error.js';
+import type { Config } from '../config/schema.js';
 import { compileIssuerTemplate, type IssuerTemplate, isTemplated } from '../keys/issuer-matcher.js';
 import {
   type CompiledIssuer,
@@ -12,9 +15,6 @@ import { KeySetManager } from '../keys/key-set-manager.js';
 import { loadJwksFile } from '../keys/load-jwks.js';
 import { remoteRefresherOptions } from '../keys/remote-refresher-options.js';
 import { type CompiledProtection, compileProtection } from '../protection/compile-protection.js';
-import { type CompiledRoute, compileRoutes } from '../proxy/compile-routes.js';
-import { ConfigError } from './config-error.js';
-import type { Config } from './schema.js';
 
 /** Everything the request path needs, computed once from a validated configuration. */
 export interface CompiledConfig {

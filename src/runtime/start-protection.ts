@@ -1,11 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import type { CompiledConfig } from '../config/compile-config.js';
 import type { StoreConfig } from '../config/schema.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { CompiledProtection } from '../protection/compile-protection.js';
 import { createProtection } from '../protection/create-protection.js';
 import type { Protection } from '../protection/protection.js';
+import type { CompiledConfig } from './compile-config.js';
 
 export interface ProtectionStartDeps {
   readonly store: StoreConfig;

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { CompiledConfig } from '../config/compile-config.js';
 import { installKeySet } from '../keys/install-key-set.js';
+import type { CompiledConfig } from './compile-config.js';
 
 /**
  * A remote key set that the new configuration could not fetch (the IdP is away) while the running

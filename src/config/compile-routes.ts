@@ -1,4 +1,4 @@
-import type { Config, RouteConfig } from '../config/schema.js';
+import type { Config, RouteConfig } from './schema.js';
 
 export interface CompiledRoute {
   readonly name: string;

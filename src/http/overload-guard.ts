@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
-import { sendRefusal } from '../verify/refusal-reply.js';
+import { sendRefusal } from '../proxy/refusal-reply.js';
 
 export interface OverloadOptions {
   /** Mean event-loop delay over the last sample past which requests are refused; 0 is off. */

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { REASONS, type Reason } from './reasons.js';
+import { REASONS, type Reason } from '../verify/reasons.js';
 
 const REALM = 'provgate';
 

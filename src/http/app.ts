@@ -5,15 +5,15 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
-import { installOverloadGuard } from './lifecycle/overload-guard.js';
-import type { RequestStats } from './observability/request-stats.js';
-import { SecurityEvents } from './observability/security-events.js';
-import { createAuthHook } from './proxy/auth-hook.js';
-import './proxy/fastify-augment.js';
-import { registerProxyRoute } from './proxy/proxy-route.js';
-import type { RuntimeHolder } from './reload/runtime-holder.js';
-import type { RevocationService } from './revocation/revocation-service.js';
-import { sendRefusal } from './verify/refusal-reply.js';
+import type { RequestStats } from '../observability/request-stats.js';
+import { SecurityEvents } from '../observability/security-events.js';
+import { createAuthHook } from './auth-hook.js';
+import { installOverloadGuard } from './overload-guard.js';
+import './fastify-augment.js';
+import { registerProxyRoute } from '../proxy/proxy-route.js';
+import { sendRefusal } from '../proxy/refusal-reply.js';
+import type { RevocationService } from '../revocation/revocation-service.js';
+import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 
 export interface GatewayDeps {
   readonly logger: Logger;

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { type CompiledConfig, compileConfig } from '../config/compile-config.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { maxClockSkewSeconds } from '../config/max-clock-skew.js';
@@ -9,6 +8,7 @@ import type { SecurityEvents } from '../observability/security-events.js';
 import type { Protection } from '../protection/protection.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import { carryOverKeySets } from './carry-key-sets.js';
+import { type CompiledConfig, compileConfig } from './compile-config.js';
 import { createRuntime, type GatewayRuntime } from './gateway-runtime.js';
 import { keepRestartSettings } from './restart-settings.js';
 import type { RuntimeHolder } from './runtime-holder.js';

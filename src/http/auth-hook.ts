@@ -1,19 +1,19 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import { KeyRefetchPending } from '../keys/key-refetch.js';
 import { redactUrl } from '../observability/logger.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import { socketAddress } from '../protection/client-address.js';
-import type { GatewayRuntime } from '../reload/gateway-runtime.js';
+import { routablePath } from '../proxy/match-route.js';
+import { sendRefusal } from '../proxy/refusal-reply.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
+import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import { checkRoute } from '../verify/check-route.js';
 import { extractBearer } from '../verify/extract-bearer.js';
 import { tokenFingerprint } from '../verify/fingerprint.js';
 import { REASONS, severityOf } from '../verify/reasons.js';
-import { sendRefusal } from '../verify/refusal-reply.js';
-import type { CompiledRoute } from './compile-routes.js';
-import { routablePath } from './match-route.js';
 
 export interface AuthHookDeps {
   /** The configuration generation in force (routes, verifier, protection); a reload replaces it. */

@@ -1,4 +1,4 @@
-import { watchFile } from '../protection/watch-file.js';
+import { watchFile } from '../config/watch-file.js';
 
 // An editor or a deploy tool writes a file in steps (truncate, write, rename): wait until it has
 // been quiet this long, so that one save is one reload of the finished file.

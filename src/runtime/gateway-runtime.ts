@@ -1,10 +1,10 @@
-import type { CompiledConfig } from '../config/compile-config.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
 import type { Protection } from '../protection/protection.js';
-import type { CompiledRoute } from '../proxy/compile-routes.js';
 import { RouteMatcher } from '../proxy/match-route.js';
 import { type UpstreamTarget, upstreamTargetOf } from '../proxy/upstream-route.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { TokenVerifier } from '../verify/verify-token.js';
+import type { CompiledConfig } from './compile-config.js';
 
 /**
  * Everything the request path derives from one configuration. A request takes the generation in

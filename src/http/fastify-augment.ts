@@ -1,6 +1,6 @@
-import type { GatewayRuntime } from '../reload/gateway-runtime.js';
+import type { CompiledRoute } from '../config/compile-routes.js';
+import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
-import type { CompiledRoute } from './compile-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,12 +1,12 @@
+import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
+import { type KeyEntry, keyActiveAt, keySupportsAlg } from '../keys/key-entry.js';
+import { type KeyRefetcher, KeyRefetchPending } from '../keys/key-refetch.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
-import { AuthFailure } from '../verify/auth-failure.js';
-import type { ForgeryCheckBudget } from '../verify/forgery-budget.js';
-import type { ParsedToken } from '../verify/parse-token.js';
-import type { SignatureEvidence } from '../verify/reasons.js';
-import { verifySignature } from '../verify/verify-signature.js';
-import type { CompiledIssuer, IssuerRegistry } from './issuer-registry.js';
-import { type KeyEntry, keyActiveAt, keySupportsAlg } from './key-entry.js';
-import { type KeyRefetcher, KeyRefetchPending } from './key-refetch.js';
+import { AuthFailure } from './auth-failure.js';
+import type { ForgeryCheckBudget } from './forgery-budget.js';
+import type { ParsedToken } from './parse-token.js';
+import type { SignatureEvidence } from './reasons.js';
+import { verifySignature } from './verify-signature.js';
 
 export interface KeyStepDeps {
   readonly registry: IssuerRegistry;
