@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RecentEvents } from '../../src/observability/recent-events.js';
-import type { SecurityEventRecord } from '../../src/observability/security-events.js';
+import { RecentEvents } from '../../../src/observability/recent-events.js';
+import type { SecurityEventRecord } from '../../../src/observability/security-events.js';
 
 const event = (severity: 'low' | 'high' | 'critical', reason = 'bad_signature') =>
   ({ event: 'auth.refused', reason, severity }) as SecurityEventRecord;

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { type DevKeyPair, generateDevKey, jwksOf, mintToken } from '../../src/demo/dev-keys.js';
-import { buildKeySet, type KeySetContext, UnusableKeySetError } from '../../src/keys/build-key-set.js';
-import { maxAgeOf } from '../../src/keys/fetch-json.js';
-import { compileIssuerTemplate, type IssuerTemplate, tenantOf } from '../../src/keys/issuer-matcher.js';
+import { type DevKeyPair, generateDevKey, jwksOf, mintToken } from '../../../src/demo/dev-keys.js';
+import { buildKeySet, type KeySetContext, UnusableKeySetError } from '../../../src/keys/build-key-set.js';
+import { maxAgeOf } from '../../../src/keys/fetch-json.js';
+import { compileIssuerTemplate, type IssuerTemplate, tenantOf } from '../../../src/keys/issuer-matcher.js';
 import {
   type CompiledIssuer,
   IssuerRegistry,
   type KeySet,
   UNLOADED_KEY_SET,
-} from '../../src/keys/issuer-registry.js';
-import { type KeyRefetcher, KeyRefetchPending } from '../../src/keys/key-refetch.js';
-import { RevocationMirror } from '../../src/revocation/revocation-mirror.js';
-import { AuthFailure } from '../../src/verify/auth-failure.js';
-import { TokenVerifier } from '../../src/verify/verify-token.js';
+} from '../../../src/keys/issuer-registry.js';
+import { type KeyRefetcher, KeyRefetchPending } from '../../../src/keys/key-refetch.js';
+import { RevocationMirror } from '../../../src/revocation/revocation-mirror.js';
+import { AuthFailure } from '../../../src/verify/auth-failure.js';
+import { TokenVerifier } from '../../../src/verify/verify-token.js';
 
 const NOW = Date.parse('2024-06-01T00:00:00Z');
 const ISS = 'https://login.example.test/enterprise/v2.0';

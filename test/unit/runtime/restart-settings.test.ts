@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Config, configSchema } from '../../src/config/schema.js';
-import { keepRestartSettings } from '../../src/runtime/restart-settings.js';
+import { type Config, configSchema } from '../../../src/config/schema.js';
+import { keepRestartSettings } from '../../../src/runtime/restart-settings.js';
 
 const base = {
   issuers: {

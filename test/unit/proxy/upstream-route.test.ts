@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CompiledRoute } from '../../src/config/compile-routes.js';
-import { upstreamTargetOf, upstreamUrl } from '../../src/proxy/upstream-route.js';
+import type { CompiledRoute } from '../../../src/config/compile-routes.js';
+import { upstreamTargetOf, upstreamUrl } from '../../../src/proxy/upstream-route.js';
 
 function target(prefix: string, rewritePrefix?: string, upstream = 'http://127.0.0.1:9090') {
   return upstreamTargetOf({ name: 'r', prefix, upstream, rewritePrefix, timeoutMs: 1000 } as CompiledRoute);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { REASON_CODES, REASONS } from '../../src/verify/reasons.js';
+import { REASON_CODES, REASONS } from '../../../src/verify/reasons.js';
 
 // The README is the operator's reference: it must name every reason the gateway can give,
 // with the status the code really sends, and no reason the code does not know.
 test('the README reason table equals src/verify/reasons.ts', () => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const rows = [...readme.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map(
     (m) => [m[1]!, Number(m[2])] as const,
   );

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import type { CompiledRoute } from '../../src/config/compile-routes.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { AnomalyActions } from '../../src/protection/anomaly-actions.js';
-import { BlockMirror } from '../../src/protection/block-mirror.js';
-import { type BlockRecord, blockId } from '../../src/protection/block-record.js';
-import { BlockService } from '../../src/protection/block-service.js';
-import { MemoryBlockStore } from '../../src/protection/memory-block-store.js';
-import { TokenReplay } from '../../src/protection/token-replay.js';
-import { VolumeSpike } from '../../src/protection/volume-spike.js';
-import { AuthFailure } from '../../src/verify/auth-failure.js';
-import type { VerifiedToken } from '../../src/verify/verify-token.js';
+import type { CompiledRoute } from '../../../src/config/compile-routes.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { AnomalyActions } from '../../../src/protection/anomaly-actions.js';
+import { BlockMirror } from '../../../src/protection/block-mirror.js';
+import { type BlockRecord, blockId } from '../../../src/protection/block-record.js';
+import { BlockService } from '../../../src/protection/block-service.js';
+import { MemoryBlockStore } from '../../../src/protection/memory-block-store.js';
+import { TokenReplay } from '../../../src/protection/token-replay.js';
+import { VolumeSpike } from '../../../src/protection/volume-spike.js';
+import { AuthFailure } from '../../../src/verify/auth-failure.js';
+import type { VerifiedToken } from '../../../src/verify/verify-token.js';
 
 const MINUTE = 60_000;
 const T0 = 29_000_000 * MINUTE;

@@ -7,7 +7,7 @@ import {
   REASONS,
   type Reason,
   severityOf,
-} from '../../src/verify/reasons.js';
+} from '../../../src/verify/reasons.js';
 
 // The reason table of ARCHITECTURE.md and issue 2, written out again on purpose: a reason
 // added, dropped or moved to another status has to be a deliberate change in both places.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CompiledRoute } from '../../src/config/compile-routes.js';
-import { RouteMatcher, routablePath } from '../../src/proxy/match-route.js';
+import type { CompiledRoute } from '../../../src/config/compile-routes.js';
+import { RouteMatcher, routablePath } from '../../../src/proxy/match-route.js';
 
 function route(name: string, prefix: string): CompiledRoute {
   return {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CompiledRoute } from '../../src/config/compile-routes.js';
-import type { KeyEntry } from '../../src/keys/key-entry.js';
-import { LocalHistogram } from '../../src/observability/local-histogram.js';
-import { RequestStats } from '../../src/observability/request-stats.js';
-import type { RefusalEvent } from '../../src/observability/security-events.js';
-import { REASON_CODES } from '../../src/verify/reasons.js';
+import type { CompiledRoute } from '../../../src/config/compile-routes.js';
+import type { KeyEntry } from '../../../src/keys/key-entry.js';
+import { LocalHistogram } from '../../../src/observability/local-histogram.js';
+import { RequestStats } from '../../../src/observability/request-stats.js';
+import type { RefusalEvent } from '../../../src/observability/security-events.js';
+import { REASON_CODES } from '../../../src/verify/reasons.js';
 
 test('a local histogram counts into the first bucket whose bound holds the value, +Inf last', () => {
   const h = new LocalHistogram([1, 2, 5], 2);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { configSchema, type RevocationsConfig } from '../../src/config/schema.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { MemoryRevocationStore } from '../../src/revocation/memory-store.js';
-import { makeRecord } from '../../src/revocation/revocation-record.js';
-import { RevocationService } from '../../src/revocation/revocation-service.js';
+import { configSchema, type RevocationsConfig } from '../../../src/config/schema.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { MemoryRevocationStore } from '../../../src/revocation/memory-store.js';
+import { makeRecord } from '../../../src/revocation/revocation-record.js';
+import { RevocationService } from '../../../src/revocation/revocation-service.js';
 
 const revocationsOf = (section: Record<string, unknown>): RevocationsConfig =>
   configSchema.shape.revocations.parse(section);

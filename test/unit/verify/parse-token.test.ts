@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { AuthFailure } from '../../src/verify/auth-failure.js';
-import { isCanonicalBase64url, parseToken } from '../../src/verify/parse-token.js';
+import { AuthFailure } from '../../../src/verify/auth-failure.js';
+import { isCanonicalBase64url, parseToken } from '../../../src/verify/parse-token.js';
 
 const b64 = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RecentMap } from '../../src/protection/recent-map.js';
-import type { CountDelta, SharedTallies } from '../../src/protection/shared-tallies.js';
-import { WindowCounters } from '../../src/protection/window-counters.js';
+import { RecentMap } from '../../../src/protection/recent-map.js';
+import type { CountDelta, SharedTallies } from '../../../src/protection/shared-tallies.js';
+import { WindowCounters } from '../../../src/protection/window-counters.js';
 
 /** What Redis does with counters (INCRBY), in memory, shared by several "instances". */
 class FakeTallies implements SharedTallies {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FastifyRequest } from 'fastify';
-import { CSRF_HEADER, DashboardSessions, sessionCookie } from '../../src/admin/dashboard-session.js';
+import { CSRF_HEADER, DashboardSessions, sessionCookie } from '../../../src/admin/dashboard-session.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 const NOW = Date.parse('2025-01-01T00:00:00Z');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AuthFailure } from '../../src/verify/auth-failure.js';
-import { extractBearer } from '../../src/verify/extract-bearer.js';
+import { AuthFailure } from '../../../src/verify/auth-failure.js';
+import { extractBearer } from '../../../src/verify/extract-bearer.js';
 
 const MAX = 16 * 1024;
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';

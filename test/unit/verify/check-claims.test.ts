@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { JWTPayload } from 'jose';
-import { type DevKeyPair, generateDevKey, jwksOf, mintToken } from '../../src/demo/dev-keys.js';
-import { type CompiledIssuer, IssuerRegistry, keySetOf } from '../../src/keys/issuer-registry.js';
-import { importJwks } from '../../src/keys/load-jwks.js';
-import { RevocationMirror } from '../../src/revocation/revocation-mirror.js';
-import { AuthFailure } from '../../src/verify/auth-failure.js';
-import { checkClaims, scopesOf } from '../../src/verify/check-claims.js';
-import type { Claims } from '../../src/verify/parse-token.js';
-import { TokenVerifier } from '../../src/verify/verify-token.js';
+import { type DevKeyPair, generateDevKey, jwksOf, mintToken } from '../../../src/demo/dev-keys.js';
+import { type CompiledIssuer, IssuerRegistry, keySetOf } from '../../../src/keys/issuer-registry.js';
+import { importJwks } from '../../../src/keys/load-jwks.js';
+import { RevocationMirror } from '../../../src/revocation/revocation-mirror.js';
+import { AuthFailure } from '../../../src/verify/auth-failure.js';
+import { checkClaims, scopesOf } from '../../../src/verify/check-claims.js';
+import type { Claims } from '../../../src/verify/parse-token.js';
+import { TokenVerifier } from '../../../src/verify/verify-token.js';
 
 const ISS = 'https://login.example.test/enterprise/v2.0';
 // A fixed "now": 2024-06-01T00:00:00Z. No test sleeps; the clock is a number.

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AddressMatcher } from '../../src/protection/address-matcher.js';
-import { type Network, parseNetwork } from '../../src/protection/cidr.js';
-import { ClientAddressResolver, normalizeAddress } from '../../src/protection/client-address.js';
-import { parseDenyList } from '../../src/protection/deny-list-file.js';
+import { AddressMatcher } from '../../../src/protection/address-matcher.js';
+import { type Network, parseNetwork } from '../../../src/protection/cidr.js';
+import { ClientAddressResolver, normalizeAddress } from '../../../src/protection/client-address.js';
+import { parseDenyList } from '../../../src/protection/deny-list-file.js';
 
 function matcher(...entries: string[]): AddressMatcher {
   return new AddressMatcher(entries.map((e) => parseNetwork(e) as Network));

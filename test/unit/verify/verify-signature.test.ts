@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { constants, createPrivateKey, type KeyObject, randomBytes, randomInt, sign } from 'node:crypto';
 import { before, test } from 'node:test';
 import { CompactSign, type CryptoKey, compactVerify, importJWK, type JWK } from 'jose';
-import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
-import type { KeyEntry } from '../../src/keys/key-entry.js';
-import { importJwks } from '../../src/keys/load-jwks.js';
-import { verifySignature } from '../../src/verify/verify-signature.js';
-import { keyRing } from '../helpers/gateway-fixture.js';
+import { type DevKeyPair, generateDevKey } from '../../../src/demo/dev-keys.js';
+import type { KeyEntry } from '../../../src/keys/key-entry.js';
+import { importJwks } from '../../../src/keys/load-jwks.js';
+import { verifySignature } from '../../../src/verify/verify-signature.js';
+import { keyRing } from '../../helpers/gateway-fixture.js';
 
 type Alg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
 const ALGS: readonly Alg[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
