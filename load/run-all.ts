@@ -92,6 +92,7 @@ async function main(group: ProcessGroup, runDir: string): Promise<void> {
       valid: pools.valid.length,
       invalid: pools.invalid.length,
       mixed: pools.mixed.length,
+      badsig: pools.badsig.length,
     },
     log,
   };

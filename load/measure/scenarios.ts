@@ -6,6 +6,7 @@ export type TargetName =
   | 'bare-reply-from'
   | 'provgate'
   | 'provgate-cold'
+  | 'provgate-nocache'
   | 'haproxy-plain'
   | 'haproxy-jwt';
 export type Expectation = 'all-200' | 'all-401' | 'half-200-half-401';
@@ -63,6 +64,20 @@ export const SCENARIOS: readonly Scenario[] = [
     pool: 'valid',
     expect: 'all-200',
     description: 'provgate, every token new (10,000 rotated through a 1,000-entry cache)',
+  },
+  {
+    name: 'provgate-nocache',
+    target: 'provgate-nocache',
+    pool: 'valid',
+    expect: 'all-200',
+    description: 'provgate, verified-token cache off: every request verifies its signature, as HAProxy does',
+  },
+  {
+    name: 'provgate-badsig',
+    target: 'provgate',
+    pool: 'badsig',
+    expect: 'all-401',
+    description: 'provgate, a flood of 10,000 distinct bad-signature tokens (each a full signature check)',
   },
   {
     name: 'provgate-mixed',

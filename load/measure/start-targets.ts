@@ -153,7 +153,7 @@ export async function startTargets(
     const child = await startOne(ctx, name, nodeTarget(ctx, `${name}.ts`, args), port, core);
     urls.set(name, at(port, child));
   }
-  for (const name of ['provgate', 'provgate-cold'] as const) {
+  for (const name of ['provgate', 'provgate-cold', 'provgate-nocache'] as const) {
     if (!needed.has(name)) continue;
     const port = await freePort();
     const adminPort = await freePort();
@@ -165,6 +165,7 @@ export async function startTargets(
       upstream: backend.url,
       key: ctx.key,
       ...(name === 'provgate-cold' ? { cacheEntries: COLD_CACHE_ENTRIES } : {}),
+      ...(name === 'provgate-nocache' ? { cacheOff: true } : {}),
     });
     const child = await startOne(ctx, name, ctx.launch.command(config.path), port, core);
     const metrics = { url: `http://127.0.0.1:${adminPort}/metrics`, token: config.adminToken };

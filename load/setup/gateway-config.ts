@@ -17,6 +17,8 @@ export interface GatewayConfigOptions {
   readonly key: SigningKey;
   /** Verified-token cache entries; small to make every token of a 10,000 rotation a miss. */
   readonly cacheEntries?: number;
+  /** `verification.cache.enabled: false`: every request verifies its signature, as HAProxy does. */
+  readonly cacheOff?: boolean;
 }
 
 export interface WrittenGatewayConfig {
@@ -50,7 +52,11 @@ export function writeGatewayConfig(o: GatewayConfigOptions): WrittenGatewayConfi
         scopes: ['Mail.Read'],
       },
     ],
-    ...(o.cacheEntries === undefined ? {} : { verification: { cache: { maxEntries: o.cacheEntries } } }),
+    ...(o.cacheOff === true
+      ? { verification: { cache: { enabled: false } } }
+      : o.cacheEntries === undefined
+        ? {}
+        : { verification: { cache: { maxEntries: o.cacheEntries } } }),
     log: { level: 'info' },
   };
   const path = join(o.dir, `${o.name}.yaml`);

@@ -5,12 +5,17 @@ import { enterpriseClaims } from './enterprise-claims.js';
 import { signMany, withForeignPayload, withUnknownKid } from './sign-jwt.js';
 import type { SigningKey } from './signing-key.js';
 
-/** Token lists as sent: `one` repeated, `valid` rotated, `invalid` four kinds interleaved, `mixed` 1:1. */
+/**
+ * Token lists as sent: `one` repeated, `valid` rotated, `invalid` four kinds interleaved, `mixed` 1:1,
+ * `badsig` as many distinct tokens as `valid`, each a valid token's header and payload with another
+ * token's signature: every one costs a full signature check, the dearest refusal there is.
+ */
 export interface TokenPools {
   readonly one: readonly string[];
   readonly valid: readonly string[];
   readonly invalid: readonly string[];
   readonly mixed: readonly string[];
+  readonly badsig: readonly string[];
 }
 export type PoolName = keyof TokenPools;
 export type PoolFiles = Readonly<Record<PoolName, string>>;
@@ -53,7 +58,8 @@ export async function buildPools(key: SigningKey, size: number): Promise<TokenPo
     }
   }
   const mixed = valid.flatMap((v, i) => [v, invalid[i]!]);
-  return { one: [valid[0]!], valid, invalid, mixed };
+  const badsig = valid.map((v, i) => withForeignPayload(v, enterpriseClaims(3 * size + i, now)));
+  return { one: [valid[0]!], valid, invalid, mixed, badsig };
 }
 
 /** Writes each pool as a JSON array of ready Authorization header values. */
