@@ -28,7 +28,8 @@ export function checkClaims(claims: Claims, issuer: CompiledIssuer, nowMs: numbe
     throw new AuthFailure('token_lifetime_exceeded', detail);
   }
   for (const name of REQUIRED) {
-    if (claims[name] === undefined)
+    // An empty sub names nobody: it would reach the upstream as an empty x-auth-subject.
+    if (claims[name] === undefined || claims[name] === '')
       throw new AuthFailure('claim_missing', { ...detail, note: `no ${name} claim` });
   }
   if (issuer.tenants !== undefined && (claims.tid === undefined || !issuer.tenants.has(claims.tid))) {

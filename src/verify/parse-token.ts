@@ -102,6 +102,11 @@ export function parseToken(token: string): ParsedToken {
     const value = claims[name];
     if (value !== undefined && !ok(value)) throw malformed(`claim ${name} has the wrong type`);
   }
+  // These may be absent, and then their identity header is too; an empty one is neither a value
+  // nor an absence, and would reach the upstream as an empty header. (An empty sub is
+  // claim_missing after the signature, as a missing one is; an empty iss names no issuer.)
+  if (claims.jti === '') throw malformed('claim jti is empty');
+  if (claims.tid === '') throw malformed('claim tid is empty');
   return {
     header: header as JoseHeader,
     claims: claims as Claims,

@@ -2,33 +2,18 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { JWTPayload } from 'jose';
 import { type DevKeyPair, generateDevKey, jwksOf, mintToken } from '../../../src/demo/dev-keys.js';
-import { type CompiledIssuer, IssuerRegistry, keySetOf } from '../../../src/keys/issuer-registry.js';
+import { IssuerRegistry, keySetOf } from '../../../src/keys/issuer-registry.js';
 import { importJwks } from '../../../src/keys/load-jwks.js';
 import { RevocationMirror } from '../../../src/revocation/revocation-mirror.js';
 import { AuthFailure } from '../../../src/verify/auth-failure.js';
 import { checkClaims, scopesOf } from '../../../src/verify/check-claims.js';
 import type { Claims } from '../../../src/verify/parse-token.js';
 import { TokenVerifier } from '../../../src/verify/verify-token.js';
+import { compiledIssuer, ENTERPRISE_ISS as ISS } from '../../helpers/compiled-issuer.js';
 
-const ISS = 'https://login.example.test/enterprise/v2.0';
 // A fixed "now": 2024-06-01T00:00:00Z. No test sleeps; the clock is a number.
 const NOW_S = 1_717_200_000;
 const NOW_MS = NOW_S * 1000;
-
-function issuer(extra: Partial<CompiledIssuer> = {}): CompiledIssuer {
-  return {
-    id: 'enterprise',
-    iss: ISS,
-    role: 'identity-provider',
-    algorithms: new Set(['ES256'] as const),
-    clockSkewSeconds: 60,
-    maxTokenLifetimeSeconds: undefined,
-    requireTyp: undefined,
-    tenants: undefined,
-    keys: keySetOf([]),
-    ...extra,
-  };
-}
 
 const valid = (extra: Record<string, unknown> = {}): Claims => ({
   iss: ISS,
@@ -51,7 +36,7 @@ function reasonOf(fn: () => unknown): string | undefined {
 describe('checkClaims with an injected clock', () => {
   test('a current token passes', () => {
     assert.equal(
-      reasonOf(() => checkClaims(valid(), issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(valid(), compiledIssuer(), NOW_MS)),
       undefined,
     );
   });
@@ -60,36 +45,36 @@ describe('checkClaims with an injected clock', () => {
     const claims = valid({ exp: NOW_S - 60 });
     // now == exp + skew: expired; one millisecond earlier: still accepted.
     assert.equal(
-      reasonOf(() => checkClaims(claims, issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(claims, compiledIssuer(), NOW_MS)),
       'token_expired',
     );
     assert.equal(
-      reasonOf(() => checkClaims(claims, issuer(), NOW_MS - 1)),
+      reasonOf(() => checkClaims(claims, compiledIssuer(), NOW_MS - 1)),
       undefined,
     );
     assert.equal(
-      reasonOf(() => checkClaims(valid({ exp: NOW_S - 1 }), issuer({ clockSkewSeconds: 0 }), NOW_MS)),
+      reasonOf(() => checkClaims(valid({ exp: NOW_S - 1 }), compiledIssuer({ clockSkewSeconds: 0 }), NOW_MS)),
       'token_expired',
     );
   });
 
   test('nbf or iat in the future beyond the skew is token_not_yet_valid', () => {
     assert.equal(
-      reasonOf(() => checkClaims(valid({ nbf: NOW_S + 61 }), issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(valid({ nbf: NOW_S + 61 }), compiledIssuer(), NOW_MS)),
       'token_not_yet_valid',
     );
     assert.equal(
-      reasonOf(() => checkClaims(valid({ nbf: NOW_S + 60 }), issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(valid({ nbf: NOW_S + 60 }), compiledIssuer(), NOW_MS)),
       undefined,
     );
     assert.equal(
-      reasonOf(() => checkClaims(valid({ iat: NOW_S + 61, exp: NOW_S + 7200 }), issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(valid({ iat: NOW_S + 61, exp: NOW_S + 7200 }), compiledIssuer(), NOW_MS)),
       'token_not_yet_valid',
     );
   });
 
   test('exp - iat above maxTokenLifetimeSeconds is token_lifetime_exceeded', () => {
-    const oneDay = issuer({ maxTokenLifetimeSeconds: 86_400 });
+    const oneDay = compiledIssuer({ maxTokenLifetimeSeconds: 86_400 });
     assert.equal(
       reasonOf(() => checkClaims(valid({ iat: NOW_S, exp: NOW_S + 86_401 }), oneDay, NOW_MS)),
       'token_lifetime_exceeded',
@@ -100,7 +85,7 @@ describe('checkClaims with an injected clock', () => {
     );
     // Without the setting, a year-long token is only the issuer's business.
     assert.equal(
-      reasonOf(() => checkClaims(valid({ iat: NOW_S, exp: NOW_S + 365 * 86_400 }), issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(valid({ iat: NOW_S, exp: NOW_S + 365 * 86_400 }), compiledIssuer(), NOW_MS)),
       undefined,
     );
   });
@@ -110,15 +95,22 @@ describe('checkClaims with an injected clock', () => {
       const claims: Record<string, unknown> = { ...valid() };
       delete claims[name];
       assert.equal(
-        reasonOf(() => checkClaims(claims as Claims, issuer(), NOW_MS)),
+        reasonOf(() => checkClaims(claims as Claims, compiledIssuer(), NOW_MS)),
         'claim_missing',
         name,
       );
     }
   });
 
+  test('an empty sub is a missing sub: claim_missing, never an empty x-auth-subject', () => {
+    assert.equal(
+      reasonOf(() => checkClaims(valid({ sub: '' }), compiledIssuer(), NOW_MS)),
+      'claim_missing',
+    );
+  });
+
   test('tenants: a tid outside the list, or no tid at all, is tenant_not_allowed', () => {
-    const tenants = issuer({ tenants: new Set(['tid-a', 'tid-b']) });
+    const tenants = compiledIssuer({ tenants: new Set(['tid-a', 'tid-b']) });
     assert.equal(
       reasonOf(() => checkClaims(valid({ tid: 'tid-b' }), tenants, NOW_MS)),
       undefined,
@@ -133,7 +125,7 @@ describe('checkClaims with an injected clock', () => {
     );
     // Where no tenants are configured, tid is not looked at.
     assert.equal(
-      reasonOf(() => checkClaims(valid({ tid: 'anything' }), issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(valid({ tid: 'anything' }), compiledIssuer(), NOW_MS)),
       undefined,
     );
   });
@@ -142,7 +134,7 @@ describe('checkClaims with an injected clock', () => {
     const claims: Record<string, unknown> = { ...valid({ exp: NOW_S - 3600 }) };
     delete claims.sub;
     assert.equal(
-      reasonOf(() => checkClaims(claims as Claims, issuer(), NOW_MS)),
+      reasonOf(() => checkClaims(claims as Claims, compiledIssuer(), NOW_MS)),
       'token_expired',
     );
   });
@@ -168,7 +160,7 @@ describe('signature before claims (TokenVerifier with an injected clock)', () =>
     impostor = await generateDevKey('ES256', 'ent-es-1');
     const imported = await importJwks(jwksOf([key]), 'enterprise', {}, 'issuers.enterprise.keys');
     assert.deepEqual(imported.problems, []);
-    const registry = new IssuerRegistry([issuer({ keys: keySetOf(imported.keys) })]);
+    const registry = new IssuerRegistry([compiledIssuer({ keys: keySetOf(imported.keys) })]);
     verifier = new TokenVerifier({
       registry,
       revocations: new RevocationMirror(),
@@ -205,6 +197,19 @@ describe('signature before claims (TokenVerifier with an injected clock)', () =>
       'base64url',
     );
     assert.equal(verifyReason(`${h}.${edited}.${s}`), 'bad_signature');
+  });
+
+  test('validly signed, but with an empty sub, iss, jti or tid: refused as if missing or malformed', async () => {
+    now = NOW_MS;
+    const times = { iat: NOW_S - 60, exp: NOW_S + 600 };
+    // sub is required (claim_missing when absent); iss chooses the issuer (unknown_issuer when
+    // absent); jti and tid may be absent, so an empty one is a malformed claim, not an absent one.
+    assert.equal(verifyReason(await mint(key, { ...times, sub: '' })), 'claim_missing');
+    assert.equal(verifyReason(await mint(key, { ...times, iss: '' })), 'unknown_issuer');
+    assert.equal(verifyReason(await mint(key, { ...times, jti: '' })), 'malformed_token');
+    assert.equal(verifyReason(await mint(key, { ...times, tid: '' })), 'malformed_token');
+    // The same claims with a value pass: the refusals are about emptiness only.
+    assert.equal(verifyReason(await mint(key, { ...times, jti: 'j-1', tid: 't' })), undefined);
   });
 
   test('a cached token is held to the clock again: it expires on a cache hit', async () => {

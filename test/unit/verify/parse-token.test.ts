@@ -150,6 +150,14 @@ describe('parseToken: anything but three parts of canonical base64url is malform
   });
 });
 
+describe('parseToken: empty identity claims', () => {
+  test('an empty jti or tid is malformed: it is neither a value nor an absent claim', () => {
+    assertMalformed(token(HEADER, { ...CLAIMS, jti: '' }));
+    assertMalformed(token(HEADER, { ...CLAIMS, tid: '' }));
+    assert.doesNotThrow(() => parseToken(token(HEADER, { ...CLAIMS, jti: 'j', tid: 't' })));
+  });
+});
+
 describe('isCanonicalBase64url', () => {
   test('whatever Node encodes is canonical', () => {
     fc.assert(
