@@ -4,19 +4,14 @@ import { type DevKeyPair, generateDevKey, jwksOf, mintToken } from '../../../src
 import { buildKeySet, type KeySetContext, UnusableKeySetError } from '../../../src/keys/build-key-set.js';
 import { maxAgeOf } from '../../../src/keys/fetch-json.js';
 import { compileIssuerTemplate, type IssuerTemplate, tenantOf } from '../../../src/keys/issuer-matcher.js';
-import {
-  type CompiledIssuer,
-  IssuerRegistry,
-  type KeySet,
-  UNLOADED_KEY_SET,
-} from '../../../src/keys/issuer-registry.js';
+import { IssuerRegistry, type KeySet, UNLOADED_KEY_SET } from '../../../src/keys/issuer-registry.js';
 import { type KeyRefetcher, KeyRefetchPending } from '../../../src/keys/key-refetch.js';
 import { RevocationMirror } from '../../../src/revocation/revocation-mirror.js';
 import { AuthFailure } from '../../../src/verify/auth-failure.js';
 import { TokenVerifier } from '../../../src/verify/verify-token.js';
+import { compiledIssuer, ENTERPRISE_ISS as ISS } from '../../helpers/compiled-issuer.js';
 
 const NOW = Date.parse('2024-06-01T00:00:00Z');
-const ISS = 'https://login.example.test/enterprise/v2.0';
 let a: DevKeyPair;
 let b: DevKeyPair;
 
@@ -145,17 +140,7 @@ describe('building the next key set', () => {
 
 describe('the key step stays synchronous for a known kid', () => {
   async function verifierWith(keys: KeySet) {
-    const issuer: CompiledIssuer = {
-      id: 'enterprise',
-      iss: ISS,
-      role: 'identity-provider',
-      algorithms: new Set(['ES256'] as const),
-      clockSkewSeconds: 60,
-      maxTokenLifetimeSeconds: undefined,
-      requireTyp: undefined,
-      tenants: undefined,
-      keys,
-    };
+    const issuer = compiledIssuer({ keys });
     const calls: string[] = [];
     let pending: Promise<void> | undefined = Promise.resolve();
     const keyRefetch: KeyRefetcher = {
