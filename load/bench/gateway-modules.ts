@@ -22,7 +22,7 @@ export async function loadGatewayModules(preferDist: boolean): Promise<GatewayMo
       pathToFileURL(from === 'dist' ? `${ROOT}dist/src/${path}.js` : `${ROOT}src/${path}.ts`).href
     )) as T;
   const [compile, loadConfig, mirror, verify] = await Promise.all([
-    load<{ compileConfig: typeof compileConfig }>('config/compile-config'),
+    load<{ compileConfig: typeof compileConfig }>('runtime/compile-config'),
     load<{ loadConfigFile: typeof loadConfigFile }>('config/load-config'),
     load<{ RevocationMirror: typeof RevocationMirror }>('revocation/revocation-mirror'),
     load<{ TokenVerifier: typeof TokenVerifier }>('verify/verify-token'),
