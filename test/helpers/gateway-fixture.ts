@@ -192,21 +192,3 @@ export function sign(key: DevKeyPair | JWK, claims: JWTPayload, options?: MintOp
   const jwk = 'privateJwk' in key ? (key as DevKeyPair).privateJwk : (key as JWK);
   return mintToken(jwk, claims, options);
 }
-
-export async function get(
-  url: string,
-  token?: string,
-  init: RequestInit & { headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { ...init, headers });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { text };
-  }
-  return { status: res.status, headers: res.headers, body };
-}

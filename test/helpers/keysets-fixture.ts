@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
 import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
+import type { TestClock } from './clock.js';
 import {
   type ConfigOverrides,
-  get,
   type KeyRing,
   referenceConfig,
   sign,
@@ -42,69 +42,12 @@ export function withKids(token: string, kids: readonly string[]): string[] {
   });
 }
 
-/** An injected clock: tests move time instead of sleeping through windows and cooldowns. */
-export class TestClock {
-  nowMs: number;
-
-  constructor(start: string | number = Date.now()) {
-    this.nowMs = typeof start === 'number' ? start : Date.parse(start);
-  }
-
-  readonly now = (): number => this.nowMs;
-
-  get seconds(): number {
-    return Math.floor(this.nowMs / 1000);
-  }
-
-  advance(seconds: number): void {
-    this.nowMs += seconds * 1000;
-  }
-
-  set(iso: string): void {
-    this.nowMs = Date.parse(iso);
-  }
-}
-
 /** A token issued "now" by the test clock; `kid` overrides the key's own. */
 export function signAt(key: DevKeyPair, claims: JWTPayload, clock: TestClock, kid?: string): Promise<string> {
   return sign(key, claims, { now: clock.seconds, ...(kid === undefined ? {} : { header: { kid } }) });
 }
 
-export interface Readiness {
-  readonly status: number;
-  readonly body: {
-    status?: string;
-    problems?: string[];
-    degraded?: string[];
-    keys?: Record<
-      string,
-      {
-        source: string;
-        loaded: boolean;
-        keyCount: number;
-        lastRefreshAt?: string;
-        lastSuccessAt?: string;
-        lastError?: string;
-      }
-    >;
-  };
-}
-
-export async function readyz(gw: TestGateway): Promise<Readiness> {
-  const res = await get(`${gw.adminUrl}/readyz`);
-  return { status: res.status, body: res.body as Readiness['body'] };
-}
-
 /** Log lines of one `event` (keys.refreshed, keys.shared_material, config.warning, ...). */
 export function logEvents(gw: TestGateway, event: string): Record<string, unknown>[] {
   return gw.logs.lines.filter((l) => l.event === event);
-}
-
-/** Waits (briefly, polling) until `check` holds; for state another socket changes. */
-export async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

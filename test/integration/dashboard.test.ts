@@ -7,7 +7,6 @@ import { revokeCommand } from '../../src/cli/revocation-commands.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import {
   enterpriseClaims,
-  get,
   keyRing,
   referenceConfig,
   sign,
@@ -15,6 +14,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -12,7 +12,6 @@ import { stringify } from 'yaml';
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   type KeyRing,
   keyRing,
   referenceConfig,
@@ -21,6 +20,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { startIdpStub } from '../helpers/idp-stub.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

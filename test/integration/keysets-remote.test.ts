@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   startTestGateway,
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { type IdpMode, type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
-import {
-  ecKeyRing,
-  ecReferenceConfig,
-  logEvents,
-  readyz,
-  signAt,
-  TestClock,
-  until,
-  withKids,
-} from '../helpers/keysets-fixture.js';
+import { ecKeyRing, ecReferenceConfig, logEvents, signAt, withKids } from '../helpers/keysets-fixture.js';
+import { waitFor } from '../helpers/poll.js';
+import { readiness } from '../helpers/readiness.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let ring: KeyRing;
@@ -55,7 +49,7 @@ const enterpriseToken = (key: DevKeyPair = ring.enterpriseEs) => signAt(key, ent
 test('a remote key set loads at startup and serves tokens; /readyz shows where it came from', async () => {
   const res = await get(mail(), await enterpriseToken());
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  const ready = await readyz(gw);
+  const ready = await readiness(gw);
   assert.equal(ready.status, 200);
   assert.equal(ready.body.status, 'ready');
   const enterprise = ready.body.keys?.enterprise;
@@ -80,7 +74,7 @@ test('a key the IdP starts publishing is honoured at once, for the price of one 
 });
 
 test('a flood of 1,000 unknown kids costs the IdP at most one fetch per cooldown', async () => {
-  clock.advance(31);
+  clock.advanceSeconds(31);
   const fetchesBefore = idp.requests.jwks;
   const signed = await signAt(probeKey, enterpriseClaims(), clock);
   const tokens = withKids(
@@ -98,24 +92,24 @@ test('a flood of 1,000 unknown kids costs the IdP at most one fetch per cooldown
   assert.deepEqual([...reasons], [['401 unknown_key', 1000]]);
   assert.equal(idp.requests.jwks, fetchesBefore + 1, 'one fetch for the whole flood');
 
-  clock.advance(29);
+  clock.advanceSeconds(29);
   await get(mail(), tokens[0]);
   assert.equal(idp.requests.jwks, fetchesBefore + 1, 'still inside the cooldown');
-  clock.advance(2);
+  clock.advanceSeconds(2);
   await get(mail(), tokens[1]);
   await get(mail(), tokens[2]);
   assert.equal(idp.requests.jwks, fetchesBefore + 2, 'one more once the cooldown is over');
 });
 
 test('requests for a new key wait for the one refetch in flight, then pass', async () => {
-  clock.advance(31);
+  clock.advanceSeconds(31);
   const fresh = await generateDevKey('ES256', 'ent-3');
   idp.keys = [...idp.keys, fresh.publicJwk];
   const fetchesBefore = idp.requests.jwks;
   const release = idp.hold();
   const token = await enterpriseToken(fresh);
   const pending = Promise.all(Array.from({ length: 20 }, () => get(mail(), token)));
-  await until(() => idp.waiting === 1);
+  await waitFor(() => idp.waiting === 1, { timeoutMs: 2000 });
   // Meanwhile a known kid is not held up by the refetch.
   assert.equal((await get(mail(), await enterpriseToken())).status, 200);
   release();
@@ -147,7 +141,7 @@ test('an IdP that is down or answers garbage leaves the last good set in force',
     assert.equal(outcome.ok, false, mode);
     const res = await get(mail(), await enterpriseToken());
     assert.equal(res.status, 200, `${mode}: ${JSON.stringify(res.body)}`);
-    const ready = await readyz(gw);
+    const ready = await readiness(gw);
     assert.equal(ready.status, 200, mode);
     assert.equal(ready.body.status, 'degraded', mode);
     assert.match(ready.body.keys?.enterprise?.lastError ?? '', error, mode);
@@ -157,7 +151,7 @@ test('an IdP that is down or answers garbage leaves the last good set in force',
   }
   assert.ok(logEvents(gw, 'keys.refresh_failed').length >= FAILURES.length);
   assert.equal((await keySets.refresh('enterprise')).ok, true);
-  const ready = await readyz(gw);
+  const ready = await readiness(gw);
   assert.equal(ready.body.status, 'ready');
   assert.equal(ready.body.keys?.enterprise?.lastError, undefined);
 });
@@ -166,7 +160,7 @@ test('Cache-Control max-age sets the next refresh, within [60 s, refreshSeconds]
   const keySets = gw.running.compiled.keySets;
   const nextIn = () => {
     const next = keySets.status().find((s) => s.issuerId === 'enterprise')?.nextRefreshAt;
-    return (Date.parse(next ?? '') - clock.nowMs) / 1000;
+    return (Date.parse(next ?? '') - clock.now()) / 1000;
   };
   for (const [header, seconds] of [
     ['public, max-age=120', 120],

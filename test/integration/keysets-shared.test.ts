@@ -3,24 +3,19 @@ import { after, before, test } from 'node:test';
 import type { JWK } from 'jose';
 import { ConfigError } from '../../src/config/config-error.js';
 import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   startTestGateway,
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
-import {
-  ecKeyRing,
-  ecReferenceConfig,
-  logEvents,
-  readyz,
-  signAt,
-  TestClock,
-} from '../helpers/keysets-fixture.js';
+import { ecKeyRing, ecReferenceConfig, logEvents, signAt } from '../helpers/keysets-fixture.js';
+import { readiness } from '../helpers/readiness.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // One "common" key set for two issuers, the shape of Microsoft's common endpoint: each key says
@@ -70,7 +65,7 @@ async function call(key: DevKeyPair, iss: string) {
 test('each key of a shared set serves only the issuer its issuer member names', async () => {
   assert.equal((await call(enterpriseKey, ISS.enterprise)).status, 200);
   assert.equal((await call(consumerKey, ISS.consumer)).status, 200);
-  const ready = await readyz(gw);
+  const ready = await readiness(gw);
   assert.equal(ready.body.keys?.enterprise?.keyCount, 1);
   assert.equal(ready.body.keys?.consumer?.keyCount, 1);
 });

@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   startTestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
-import {
-  ecKeyRing,
-  ecReferenceConfig,
-  logEvents,
-  readyz,
-  signAt,
-  TestClock,
-} from '../helpers/keysets-fixture.js';
+import { ecKeyRing, ecReferenceConfig, logEvents, signAt } from '../helpers/keysets-fixture.js';
+import { readiness } from '../helpers/readiness.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let ring: KeyRing;
@@ -57,7 +52,7 @@ test('discovery: keys come from the jwks_uri of a document that names the config
       await signAt(ring.enterpriseEs, enterpriseClaims(), clock),
     );
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    const ready = await readyz(gw);
+    const ready = await readiness(gw);
     assert.equal(
       ready.body.keys?.enterprise?.source,
       `discovery ${idp.discoveryUrl} (jwks_uri ${idp.jwksUrl})`,
@@ -91,7 +86,7 @@ test('an IdP that never answers: startup is bounded, not ready, its tokens get 5
   const gw = await startTestGateway(config, { dir, clock: clock.now });
   try {
     assert.ok(Date.now() - started < 2000, `startup took ${Date.now() - started} ms`);
-    const ready = await readyz(gw);
+    const ready = await readiness(gw);
     assert.equal(ready.status, 503);
     assert.equal(ready.body.status, 'not_ready');
     assert.ok(ready.body.problems?.some((p) => p.startsWith('issuer enterprise: key set never loaded')));
@@ -114,10 +109,10 @@ test('an IdP that never answers: startup is bounded, not ready, its tokens get 5
 
     // The IdP comes back: once the cooldown allows, the next request loads the set and passes.
     idp.mode = 'ok';
-    clock.advance(10);
+    clock.advanceSeconds(10);
     const res = await get(`${gw.url}/api/mail/messages`, token);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.equal((await readyz(gw)).body.status, 'ready');
+    assert.equal((await readiness(gw)).body.status, 'ready');
   } finally {
     idp.mode = 'ok';
     await gw.close();

@@ -2,18 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   startTestGateway,
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
-import { ecKeyRing, ecReferenceConfig, readyz, signAt, TestClock } from '../helpers/keysets-fixture.js';
+import { ecKeyRing, ecReferenceConfig, signAt } from '../helpers/keysets-fixture.js';
+import { readiness } from '../helpers/readiness.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const TEMPLATE = 'https://login.example.test/{tenantid}/v2.0';
@@ -70,7 +72,7 @@ async function call(key: DevKeyPair, iss: string, tid: string | undefined) {
 }
 
 test('a templated issuer accepts any allowed tenant whose tid matches the tenant in iss', async () => {
-  assert.equal((await readyz(gw)).body.keys?.multi?.loaded, true);
+  assert.equal((await readiness(gw)).body.keys?.multi?.loaded, true);
   const res = await call(tenantKey, tenantIss('t-1'), 't-1');
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const seen = upstream.received.at(-1)!;

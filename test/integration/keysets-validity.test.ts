@@ -5,9 +5,9 @@ import { after, before, test } from 'node:test';
 import type { JWK } from 'jose';
 import { ConfigError } from '../../src/config/config-error.js';
 import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   sign,
@@ -15,8 +15,9 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
-import { ecKeyRing, ecReferenceConfig, logEvents, TestClock } from '../helpers/keysets-fixture.js';
+import { ecKeyRing, ecReferenceConfig, logEvents } from '../helpers/keysets-fixture.js';
 import { selfSignedCertificate } from '../helpers/self-signed-cert.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import {
   enterpriseClaims,
-  get,
   keyRing,
   referenceConfig,
   sign,
   startTestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let upstream: Upstream;

@@ -6,7 +6,6 @@ import { after, before, test } from 'node:test';
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   keyRing,
@@ -16,7 +15,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
-import { rawRequest } from '../helpers/raw-http.js';
+import { get, rawRequest } from '../helpers/http.js';
 import { freePort } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -5,7 +5,6 @@ import { Registry } from 'prom-client';
 import { registerMetricsRoute } from '../../src/admin/metrics-route.js';
 import {
   enterpriseClaims,
-  get,
   keyRing,
   referenceConfig,
   sign,
@@ -13,6 +12,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let upstream: Upstream;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeClients, getFrom, loopback } from '../helpers/client-address.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
   type KeyRing,
@@ -14,10 +14,11 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway-fixture.js';
+import { closeClients, getFrom, loopback } from '../helpers/http.js';
+import { protectedConfig } from '../helpers/protection.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { redisStore } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { protectedConfig } from './protection-support.js';
-import { ManualClock, redisStore } from './revocation-support.js';
 
 let redis: TestRedis;
 let ring: KeyRing;
@@ -36,7 +37,7 @@ after(async () => {
 
 /** Two instances on one Redis with one per-route limit; the window never moves (clock held still). */
 async function pair(prefix: string, limit: number, shareIntervalMilliseconds: number) {
-  const clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
+  const clock = new TestClock(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
   const { config, dir } = protectedConfig(
     ring,
     upstream,

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { listBlocksCommand, unblockCommand } from '../../src/cli/block-commands.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
-import { closeClients, loopback } from '../helpers/client-address.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
   type KeyRing,
@@ -17,10 +17,12 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway-fixture.js';
+import { closeClients, loopback } from '../helpers/http.js';
+import { waitFor } from '../helpers/poll.js';
+import { anomalies, protectedConfig, verdictFrom } from '../helpers/protection.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { admin, redisStore } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { anomalies, protectedConfig, verdictFrom } from './protection-support.js';
-import { admin, ManualClock, redisStore, waitFor } from './revocation-support.js';
 
 const PREFIX = 'pg-prot:';
 
@@ -28,7 +30,7 @@ let redis: TestRedis;
 let inspect: Redis;
 let ring: KeyRing;
 let upstream: Upstream;
-let clock: ManualClock;
+let clock: TestClock;
 let config: Record<string, unknown>;
 let dir: string;
 let a: TestGateway;
@@ -38,7 +40,7 @@ before(async () => {
   [redis, ring, upstream] = await Promise.all([startRedis(), keyRing(), startUpstream()]);
   inspect = new Redis(redis.url);
   inspect.on('error', () => {}); // Redis is stopped on purpose below
-  clock = new ManualClock();
+  clock = new TestClock();
   ({ config, dir } = protectedConfig(
     ring,
     upstream,
@@ -82,9 +84,12 @@ describe('token replay across instances', () => {
       verdicts.push(await verdictFrom(here, loopback(100 + i), stolen));
       await flush(here); // the batch that carries this sighting to the cluster
       if (propagationMs < 0 && here.running.protection!.blocks.list().length > 0) {
-        propagationMs = await waitFor('the block on the other instance', async () => {
-          return there.running.protection!.blocks.list().length > 0;
-        });
+        propagationMs = await waitFor(
+          async () => {
+            return there.running.protection!.blocks.list().length > 0;
+          },
+          { message: 'the block on the other instance' },
+        );
       }
     }
     // Each instance saw only half the addresses; the cluster saw all of them. The sixth address
@@ -113,7 +118,9 @@ describe('token replay across instances', () => {
   test('lifting the block through one instance lifts it on all', async () => {
     const res = await admin(b.adminUrl, 'DELETE', `/blocks/${blockId}`);
     assert.equal(res.status, 200);
-    await waitFor('A to serve again', async () => (await verdictFrom(a, loopback(100), stolen)) === 'ok');
+    await waitFor(async () => (await verdictFrom(a, loopback(100), stolen)) === 'ok', {
+      message: 'A to serve again',
+    });
     assert.equal(await verdictFrom(b, loopback(101), stolen), 'ok');
   });
 });
@@ -129,10 +136,9 @@ describe('failure bursts across instances', () => {
     assert.equal(await verdictFrom(a, source, valid), 'ok');
     await flush(a);
     await flush(b);
-    await waitFor(
-      'A to hear of the block',
-      async () => (await verdictFrom(a, source, valid)) === '403 blocked_source',
-    );
+    await waitFor(async () => (await verdictFrom(a, source, valid)) === '403 blocked_source', {
+      message: 'A to hear of the block',
+    });
     assert.equal(await verdictFrom(b, source, valid), '403 blocked_source');
     assert.equal(await verdictFrom(b, '127.0.0.78', valid), 'ok');
 
@@ -167,10 +173,13 @@ describe('operator tools and key layout', () => {
     const out: string[] = [];
     await unblockCommand(parsed, id, (l) => out.push(l));
     assert.match(out[0]!, /^lifted: /);
-    await waitFor('both instances to serve again', async () => {
-      const verdicts = await Promise.all([a, b].map((gw) => verdictFrom(gw, '127.0.0.79', valid)));
-      return verdicts.every((v) => v === 'ok');
-    });
+    await waitFor(
+      async () => {
+        const verdicts = await Promise.all([a, b].map((gw) => verdictFrom(gw, '127.0.0.79', valid)));
+        return verdicts.every((v) => v === 'ok');
+      },
+      { message: 'both instances to serve again' },
+    );
     await assert.rejects(
       unblockCommand(parsed, id, () => {}),
       /no active block/,
@@ -205,7 +214,6 @@ describe('Redis away', () => {
     await redis.restart();
     const key = `${PREFIX}{prot}:blocks`;
     await waitFor(
-      'the block to reach Redis',
       async () => {
         const stored = await inspect.hgetall(key).catch(() => ({}));
         return Object.values(stored).some(
@@ -214,7 +222,7 @@ describe('Redis away', () => {
             'offline-victim',
         );
       },
-      5000,
+      { timeoutMs: 5000, message: 'the block to reach Redis' },
     );
     await b.running.protection!.blocks.sync(); // what B's periodic resync does
     assert.equal(await verdictFrom(b, loopback(150), token), '401 token_blocked');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { unblockCommand } from '../../src/cli/block-commands.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
-import { closeClients, getFrom } from '../helpers/client-address.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
   type KeyRing,
@@ -18,10 +18,12 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { closeClients, getFrom } from '../helpers/http.js';
+import { waitFor } from '../helpers/poll.js';
+import { anomalies, protectedConfig, startProtected, verdictFrom } from '../helpers/protection.js';
 import { freePort } from '../helpers/redis-server.js';
+import { admin, runCli } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { anomalies, protectedConfig, startProtected, verdictFrom } from './protection-support.js';
-import { admin, ManualClock, runCli, waitFor } from './revocation-support.js';
 
 let ring: KeyRing;
 let upstream: Upstream;
@@ -38,7 +40,7 @@ after(async () => {
   await upstream.close();
 });
 
-async function gateway(protection: Record<string, unknown>, clock?: ManualClock, dir?: string) {
+async function gateway(protection: Record<string, unknown>, clock?: TestClock, dir?: string) {
   const gw = await startProtected(ring, upstream, protection, {
     ...(clock ? { clock: clock.now } : {}),
     dir,
@@ -68,12 +70,13 @@ describe('network deny lists', () => {
     assert.equal(await verdictFrom(gw, '127.0.0.81', valid), 'ok');
     assert.equal(await verdictFrom(gw, '127.0.0.82', valid), '403 blocked_network');
     writeFileSync(join(gw.dir, 'exits.txt'), '# exits, updated\n127.0.0.82\n127.0.0.81 # added\n');
-    await waitFor(
-      'the new entry',
-      async () => (await verdictFrom(gw, '127.0.0.81', valid)) === '403 blocked_network',
-    );
+    await waitFor(async () => (await verdictFrom(gw, '127.0.0.81', valid)) === '403 blocked_network', {
+      message: 'the new entry',
+    });
     writeFileSync(join(gw.dir, 'exits.txt'), '# emptied\n');
-    await waitFor('the emptied list', async () => (await verdictFrom(gw, '127.0.0.82', valid)) === 'ok');
+    await waitFor(async () => (await verdictFrom(gw, '127.0.0.82', valid)) === 'ok', {
+      message: 'the emptied list',
+    });
     assert.ok(gw.logs.lines.some((l) => l.event === 'deny_list.reloaded'));
   });
 
@@ -116,7 +119,7 @@ describe('client address', () => {
 
 describe('failure_burst', () => {
   test('enforce: more than maxFailures refused tokens blocks the address until blockSeconds pass', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const gw = await gateway(
       {
         anomalies: {

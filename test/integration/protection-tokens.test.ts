@@ -3,7 +3,7 @@
 // enforce and in monitor mode, and blocks that end on time.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closeClients, getFrom, loopback } from '../helpers/client-address.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
   type KeyRing,
@@ -11,9 +11,10 @@ import {
   sign,
   type TestGateway,
 } from '../helpers/gateway-fixture.js';
+import { closeClients, getFrom, loopback } from '../helpers/http.js';
+import { anomalies, startProtected, verdictFrom } from '../helpers/protection.js';
+import { admin } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { anomalies, startProtected, verdictFrom } from './protection-support.js';
-import { admin, ManualClock } from './revocation-support.js';
 
 let ring: KeyRing;
 let upstream: Upstream;
@@ -28,19 +29,19 @@ after(async () => {
   await upstream.close();
 });
 
-async function gateway(protection: Record<string, unknown>, clock: ManualClock) {
+async function gateway(protection: Record<string, unknown>, clock: TestClock) {
   const gw = await startProtected(ring, upstream, protection, { clock: clock.now });
   open.push(gw);
   return gw;
 }
 
-function tokenFor(clock: ManualClock, sub = 'alice', ttlSeconds = 3600): Promise<string> {
+function tokenFor(clock: TestClock, sub = 'alice', ttlSeconds = 3600): Promise<string> {
   return sign(ring.enterprise, enterpriseClaims({ sub }), { now: clock.seconds, ttlSeconds });
 }
 
 describe('token_replay', () => {
   test('enforce: a token seen from more than maxAddresses addresses is blocked for the rest of its life', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const gw = await gateway(
       { anomalies: { tokenReplay: { maxAddresses: 3, windowSeconds: 600, mode: 'enforce' } } },
       clock,
@@ -70,7 +71,7 @@ describe('token_replay', () => {
   });
 
   test('addresses seen longer ago than the window do not count', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const gw = await gateway(
       { anomalies: { tokenReplay: { maxAddresses: 2, windowSeconds: 60, mode: 'enforce' } } },
       clock,
@@ -83,7 +84,7 @@ describe('token_replay', () => {
   });
 
   test('monitor: reported once per window, nothing refused', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const gw = await gateway({ anomalies: { tokenReplay: { maxAddresses: 2, mode: 'monitor' } } }, clock);
     const token = await tokenFor(clock);
     for (let i = 0; i < 6; i++) assert.equal(await verdictFrom(gw, loopback(20 + i), token), 'ok');
@@ -97,7 +98,7 @@ describe('token_replay', () => {
 
 describe('rate limits', () => {
   test('enforce per subject: 429 rate_limited with Retry-After, RateLimit-Policy and RateLimit', async () => {
-    const clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000 + 15_000);
+    const clock = new TestClock(Math.floor(Date.now() / 60_000) * 60_000 + 15_000);
     const gw = await gateway(
       {
         rateLimits: [
@@ -125,7 +126,7 @@ describe('rate limits', () => {
   });
 
   test('per token, per client address and per route', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const gw = await gateway(
       {
         rateLimits: [
@@ -156,7 +157,7 @@ describe('rate limits', () => {
   });
 
   test('monitor: over the limit is served and reported once a window', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const gw = await gateway(
       { rateLimits: [{ name: 'soft', key: 'subject', limit: 2, windowSeconds: 60, mode: 'monitor' }] },
       clock,
@@ -174,7 +175,7 @@ describe('volume_spike', () => {
   const spike = { factor: 2, floorPerMinute: 5, halfLifeSeconds: 600, routes: ['mail'], blockSeconds: 120 };
 
   test('enforce: a subject far above its baseline is blocked, on every route, until blockSeconds pass', async () => {
-    const clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000);
+    const clock = new TestClock(Math.floor(Date.now() / 60_000) * 60_000);
     const gw = await gateway({ anomalies: { volumeSpike: { ...spike, mode: 'enforce' } } }, clock);
     const token = await tokenFor(clock, 'carol');
     const fresh = await tokenFor(clock, 'carol');
@@ -194,7 +195,7 @@ describe('volume_spike', () => {
   });
 
   test('monitor: flagged once a minute, nothing refused', async () => {
-    const clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000);
+    const clock = new TestClock(Math.floor(Date.now() / 60_000) * 60_000);
     const gw = await gateway({ anomalies: { volumeSpike: { ...spike, mode: 'monitor' } } }, clock);
     const token = await tokenFor(clock, 'erin');
     for (let i = 0; i < 15; i++) assert.equal(await verdictFrom(gw, loopback(61), token), 'ok');

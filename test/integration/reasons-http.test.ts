@@ -18,7 +18,6 @@ import { REASONS, type Reason, type Severity } from '../../src/verify/reasons.js
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   keyRing,
@@ -28,7 +27,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
-import { rawRequest } from '../helpers/raw-http.js';
+import { get, rawRequest } from '../helpers/http.js';
 import { freePort } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeClients, getFrom, loopback } from '../helpers/client-address.js';
 import {
   enterpriseClaims,
-  get,
   keyRing,
   referenceConfig,
   sign,
@@ -12,6 +10,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { closeClients, get, getFrom, loopback } from '../helpers/http.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { JWTPayload } from 'jose';
+import { TestClock } from '../helpers/clock.js';
 import {
   AUDIENCE,
   enterpriseClaims,
@@ -15,8 +16,9 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { readiness } from '../helpers/readiness.js';
+import { admin, instant, listed, revoke, verdict } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { admin, instant, listed, ManualClock, readiness, revoke, verdict } from './revocation-support.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 
@@ -314,7 +316,7 @@ describe('revocations from the config file', () => {
 });
 
 test('memory store: a token revocation is forgotten once its token has expired anyway', async () => {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const dir = tempDir();
   const own = await startTestGateway(referenceConfig(dir, ring, { upstream: upstream.url }), {
     dir,

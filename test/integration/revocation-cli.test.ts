@@ -19,8 +19,8 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { waitFor } from '../helpers/poll.js';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import {
   admin,
   instant,
@@ -28,9 +28,9 @@ import {
   provgate,
   redisStore,
   verdict,
-  waitFor,
   writeConfigFile,
-} from './revocation-support.js';
+} from '../helpers/revocation.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const USER = userInfo().username;
@@ -147,11 +147,10 @@ describe('with the Redis store', () => {
       provgate('revoke token', { issuer: 'enterprise', jti: 'live-jti', reason: 'leaked' }, configPath);
     const run = await revokeLive();
     assert.equal(run.code, 0, run.stderr);
-    const ms = await waitFor(
-      'the gateway to refuse',
-      async () => (await verdict(gw!, token)) === '401 token_revoked',
-      1000,
-    );
+    const ms = await waitFor(async () => (await verdict(gw!, token)) === '401 token_revoked', {
+      timeoutMs: 1000,
+      message: 'the gateway to refuse',
+    });
     assert.ok(ms < 1000);
     ids.live = printedId(run.stdout);
 
@@ -187,7 +186,10 @@ describe('with the Redis store', () => {
     ]);
     assert.equal(lifted.code, 0, lifted.stderr);
     assert.equal(lifted.stdout, 'lifted: token live-jti of enterprise\n');
-    await waitFor('the gateway to accept again', async () => (await verdict(gw!, token)) === 'ok', 1000);
+    await waitFor(async () => (await verdict(gw!, token)) === 'ok', {
+      timeoutMs: 1000,
+      message: 'the gateway to accept again',
+    });
     const audit = JSON.parse(String(await inspect.lindex('pg-cli:{rev}:audit', -1))) as Record<
       string,
       unknown

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
 import { redisKeys } from '../../src/revocation/redis-store.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   AUDIENCE,
   enterpriseClaims,
@@ -17,19 +18,11 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { waitFor } from '../helpers/poll.js';
+import { readiness } from '../helpers/readiness.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { admin, instant, listed, redisStore, revoke, verdict } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import {
-  admin,
-  instant,
-  listed,
-  ManualClock,
-  readiness,
-  redisStore,
-  revoke,
-  verdict,
-  waitFor,
-} from './revocation-support.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const PREFIX = 'pg-it:';
@@ -81,10 +74,13 @@ test('both instances are ready on the Redis store', async () => {
     assert.equal(res.body.status, 'ready');
     assert.deepEqual(res.body.store, { kind: 'redis', available: true, staleSeconds: 0 });
   }
-  await waitFor('both instances to subscribe', async () => {
-    const [, count] = (await inspect.pubsub('NUMSUB', KEYS.channel)) as [string, number];
-    return count === 2;
-  });
+  await waitFor(
+    async () => {
+      const [, count] = (await inspect.pubsub('NUMSUB', KEYS.channel)) as [string, number];
+      return count === 2;
+    },
+    { message: 'both instances to subscribe' },
+  );
 });
 
 describe('a revocation made through instance A is refused by instance B', () => {
@@ -102,11 +98,10 @@ describe('a revocation made through instance A is refused by instance B', () => 
     const started = performance.now();
     const res = await revoke(a, request);
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    await waitFor(
-      `B to refuse with ${reason}`,
-      async () => (await verdict(b, token)) === `401 ${reason}`,
-      1000,
-    );
+    await waitFor(async () => (await verdict(b, token)) === `401 ${reason}`, {
+      timeoutMs: 1000,
+      message: `B to refuse with ${reason}`,
+    });
     const ms = performance.now() - started;
     propagation[kind] = ms;
     assert.ok(ms < 1000, `${kind} took ${ms} ms to reach B`);
@@ -116,7 +111,10 @@ describe('a revocation made through instance A is refused by instance B', () => 
   async function lift(record: Record<string, unknown>, token: string) {
     const res = await admin(a.adminUrl, 'DELETE', `/revocations/${String(record.id)}`);
     assert.equal(res.status, 200);
-    await waitFor('B to accept again once lifted', async () => (await verdict(b, token)) === 'ok', 1000);
+    await waitFor(async () => (await verdict(b, token)) === 'ok', {
+      timeoutMs: 1000,
+      message: 'B to accept again once lifted',
+    });
   }
 
   test('key -> key_revoked, even for a token B has cached', async () => {
@@ -194,7 +192,10 @@ describe('what the store holds', () => {
     assert.equal(Number(await inspect.get(KEYS.version)), versionBefore + 1, 'a repeat writes nothing');
 
     // Both instances list it, whichever took the write.
-    await waitFor('B to list it', async () => (await listed(b)).some((r) => r.id === res.body.id), 1000);
+    await waitFor(async () => (await listed(b)).some((r) => r.id === res.body.id), {
+      timeoutMs: 1000,
+      message: 'B to list it',
+    });
     const lifted = await admin(b.adminUrl, 'DELETE', `/revocations/${String(res.body.id)}`);
     assert.equal(lifted.status, 200);
     assert.equal(await inspect.hget(KEYS.records, String(res.body.id)), null);
@@ -225,13 +226,19 @@ test('a change published while B resubscribes reaches B when its subscription is
   subscriber.disconnect(true);
   const res = await revoke(a, { kind: 'token', issuer: 'enterprise', jti: 'during-resubscribe' });
   assert.equal(res.status, 201);
-  await waitFor('B to refuse', async () => (await verdict(b, token)) === '401 token_revoked', 2000);
+  await waitFor(async () => (await verdict(b, token)) === '401 token_revoked', {
+    timeoutMs: 2000,
+    message: 'B to refuse',
+  });
   assert.equal((await admin(a.adminUrl, 'DELETE', `/revocations/${String(res.body.id)}`)).status, 200);
-  await waitFor('B to accept again', async () => (await verdict(b, token)) === 'ok', 1000);
+  await waitFor(async () => (await verdict(b, token)) === 'ok', {
+    timeoutMs: 1000,
+    message: 'B to accept again',
+  });
 });
 
 test('token revocations expire: after exp + skew the next sync drops them from mirror and store', async () => {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const expiryConfig = referenceConfig(dir, ring, {
     upstream: upstream.url,
     extra: { store: redisStore(redis.url, 'pg-expiry:', { resyncSeconds: 60 }) },

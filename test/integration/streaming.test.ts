@@ -15,6 +15,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { readText } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const SIZE = 50 * 1024 * 1024;
@@ -131,19 +132,12 @@ function upload(base: string, bytes: number): Promise<Record<string, unknown>> {
         },
       },
       (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (piece: string) => {
-          text += piece;
-        });
-        res.on('end', () => {
-          try {
+        readText(res)
+          .then((text) => {
             assert.equal(res.statusCode, 200, text);
             resolve(JSON.parse(text) as Record<string, unknown>);
-          } catch (err) {
-            reject(err);
-          }
-        });
+          })
+          .catch(reject);
       },
     );
     req.on('error', reject);

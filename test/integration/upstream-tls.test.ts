@@ -8,7 +8,6 @@ import { generateDevKey } from '../../src/demo/dev-keys.js';
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   keyRing,
   referenceConfig,
   sign,
@@ -16,6 +15,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { selfSignedCertificate } from '../helpers/self-signed-cert.js';
 
 // The gateway forwards bearer tokens and identity headers: an https upstream that cannot prove

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeClients, loopback } from '../helpers/client-address.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
   type KeyRing,
@@ -14,10 +14,12 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway-fixture.js';
+import { closeClients, loopback } from '../helpers/http.js';
+import { waitFor } from '../helpers/poll.js';
+import { anomalies, protectedConfig, verdictFrom } from '../helpers/protection.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { redisStore } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { anomalies, protectedConfig, verdictFrom } from '../integration/protection-support.js';
-import { ManualClock, redisStore, waitFor } from '../integration/revocation-support.js';
 
 const MAX_ADDRESSES = 5;
 const SPIKE = { factor: 10, floorPerMinute: 6 }; // a new subject may read 60 items a minute per instance
@@ -26,14 +28,14 @@ const USER_ADDRESS = '127.0.0.5';
 let redis: TestRedis;
 let ring: KeyRing;
 let upstream: Upstream;
-let clock: ManualClock;
+let clock: TestClock;
 let gateways: TestGateway[];
 let aliceServed = 0;
 const aliceRefused: string[] = [];
 
 before(async () => {
   [redis, ring, upstream] = await Promise.all([startRedis(), keyRing(), startUpstream()]);
-  clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000);
+  clock = new TestClock(Math.floor(Date.now() / 60_000) * 60_000);
   const { config, dir } = protectedConfig(
     ring,
     upstream,
@@ -107,11 +109,10 @@ test('a stolen token replayed through rotating proxies is cut off on every insta
   assert.ok(served.size <= 2 * MAX_ADDRESSES, `served from ${served.size} addresses`);
   for (const gw of gateways) {
     await waitFor(
-      'every instance to refuse the token',
       async () => {
         return (await verdictFrom(gw, loopback(300), stolen)) === '401 token_blocked';
       },
-      1000,
+      { timeoutMs: 1000, message: 'every instance to refuse the token' },
     );
   }
   const decided = gateways.flatMap((gw) => anomalies(gw.logs, 'token_replay'));
@@ -145,11 +146,10 @@ test('refreshing tokens does not help: the subject’s volume spike blocks all o
   for (const gw of gateways) {
     const fresh = await sign(ring.enterprise, enterpriseClaims({ sub: 'bob' }), { now: clock.seconds });
     await waitFor(
-      'every instance to refuse the subject',
       async () => {
         return (await verdictFrom(gw, loopback(900), fresh)) === '401 token_blocked';
       },
-      1000,
+      { timeoutMs: 1000, message: 'every instance to refuse the subject' },
     );
   }
   assert.ok(gateways.some((gw) => anomalies(gw.logs, 'volume_spike').some((e) => e.action === 'blocked')));

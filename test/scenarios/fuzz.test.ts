@@ -3,14 +3,13 @@
 // must be healthy afterwards. Set FUZZ_SEED to replay a run.
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, sign as cryptoSign, type JsonWebKey } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { after, before, type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import { REASON_CODES, REASONS, type Reason } from '../../src/verify/reasons.js';
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   keyRing,
@@ -20,6 +19,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get, httpRequest } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const RUNS = 10_000;
@@ -349,29 +349,9 @@ interface Answer {
   readonly body: Record<string, unknown>;
 }
 
-function send(path: string, authorization: string): Promise<Answer> {
-  const { hostname, port } = new URL(gw.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, agent, headers: { authorization } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (piece: string) => {
-        text += piece;
-      });
-      res.on('end', () => {
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          body = { text };
-        }
-        resolve({ status: res.statusCode ?? 0, www: res.headers['www-authenticate'] ?? null, body });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function send(path: string, authorization: string): Promise<Answer> {
+  const res = await httpRequest(gw.url, { path, agent, headers: { authorization } });
+  return { status: res.status, www: res.headers['www-authenticate'] ?? null, body: res.body };
 }
 
 /** What is wrong with a refusal, if anything: status, reason, error and challenge must agree with the table. */

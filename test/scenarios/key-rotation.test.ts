@@ -5,24 +5,19 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type DevKeyPair, generateDevKey } from '../../src/demo/dev-keys.js';
+import { TestClock } from '../helpers/clock.js';
 import {
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   startTestGateway,
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
-import {
-  ecKeyRing,
-  ecReferenceConfig,
-  logEvents,
-  readyz,
-  signAt,
-  TestClock,
-} from '../helpers/keysets-fixture.js';
+import { ecKeyRing, ecReferenceConfig, logEvents, signAt } from '../helpers/keysets-fixture.js';
+import { readiness } from '../helpers/readiness.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const GRACE_SECONDS = 600;
@@ -70,25 +65,25 @@ test('08:00 the enterprise IdP signs with its first key', async () => {
 });
 
 test('08:10 it publishes a second key and signs with it at once: honoured without a restart', async () => {
-  clock.advance(600);
+  clock.advanceSeconds(600);
   enterpriseIdp.keys = [ent1.publicJwk, ent2.publicJwk];
   const res = await get(mail(), await signAt(ent2, enterpriseClaims(), clock));
   assert.equal(res.status, 200, JSON.stringify(res.body));
 });
 
 test('08:20 it retires the first key: tokens signed just before still pass during the grace', async () => {
-  clock.advance(600);
+  clock.advanceSeconds(600);
   enterpriseIdp.keys = [ent2.publicJwk];
   assert.equal((await keySets().refresh('enterprise')).ok, true);
   const refreshed = logEvents(gw, 'keys.refreshed').at(-1);
   assert.deepEqual(refreshed?.removed, ['ent-2024-1']);
   assert.equal((await get(mail(), tokenBeforeRotation)).status, 200);
-  clock.advance(GRACE_SECONDS - 1);
+  clock.advanceSeconds(GRACE_SECONDS - 1);
   assert.equal((await get(mail(), tokenBeforeRotation)).status, 200);
 });
 
 test('08:30 the grace is over: the retired key is unknown, even for a token verified before', async () => {
-  clock.advance(1);
+  clock.advanceSeconds(1);
   const res = await get(mail(), tokenBeforeRotation);
   assert.equal(res.status, 401);
   assert.equal(res.body.reason, 'unknown_key');
@@ -99,7 +94,7 @@ test('08:30 the grace is over: the retired key is unknown, even for a token veri
 });
 
 test("08:40 the consumer IdP's set starts publishing the enterprise key: refused for both, critical event", async () => {
-  clock.advance(600);
+  clock.advanceSeconds(600);
   const consumerToken = await signAt(ring.consumer, { ...enterpriseClaims(), iss: ISS.consumer }, clock);
   consumerIdp.keys = [ring.consumer.publicJwk, { ...ent2.publicJwk, kid: 'msa-2024' }];
 
@@ -121,7 +116,7 @@ test("08:40 the consumer IdP's set starts publishing the enterprise key: refused
   const viaConsumer = await signAt(ent2, { ...enterpriseClaims(), iss: ISS.consumer }, clock, 'msa-2024');
   assert.equal((await get(mail(), viaConsumer)).body.reason, 'unknown_key');
 
-  const ready = await readyz(gw);
+  const ready = await readiness(gw);
   assert.ok(ready.body.degraded?.some((d) => d.includes('ent-2024-2') && d.includes('two issuers')));
   assert.match(
     ready.body.keys?.consumer?.lastError ?? '',

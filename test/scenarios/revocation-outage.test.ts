@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
+import { TestClock } from '../helpers/clock.js';
 import {
   AUDIENCE,
   enterpriseClaims,
@@ -19,20 +20,19 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { waitFor } from '../helpers/poll.js';
+import { readiness } from '../helpers/readiness.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import {
   admin,
   listed,
-  ManualClock,
   provgate,
-  readiness,
   redisStore,
   revoke,
   verdict,
-  waitFor,
   writeConfigFile,
-} from '../integration/revocation-support.js';
+} from '../helpers/revocation.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let upstream: Upstream;
 let ring: KeyRing;
@@ -45,12 +45,11 @@ function consumerClaims(extra: JWTPayload = {}): JWTPayload {
 async function readyzBecomes(gw: TestGateway, status: string, timeoutMs = 3000) {
   let body: Record<string, unknown> = {};
   await waitFor(
-    `/readyz to say ${status}`,
     async () => {
       body = (await readiness(gw)).body;
       return body.status === status;
     },
-    timeoutMs,
+    { timeoutMs, message: `/readyz to say ${status}` },
   );
   return body;
 }
@@ -105,7 +104,10 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
     });
     assert.equal(res.status, 201);
     revokedId = String(res.body.id);
-    await waitFor('B to refuse', async () => (await verdict(b, revokedBefore)) === '401 token_revoked', 1000);
+    await waitFor(async () => (await verdict(b, revokedBefore)) === '401 token_revoked', {
+      timeoutMs: 1000,
+      message: 'B to refuse',
+    });
   });
 
   test('redis-server killed: both instances answer from their mirrors, /readyz degraded with the reason', async () => {
@@ -143,10 +145,13 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
   test('redis-server back: every instance resyncs and subscribes again; nothing refused was stored', async () => {
     await redis.restart();
     for (const gw of [a, b]) await readyzBecomes(gw, 'ready', 4000);
-    await waitFor('both subscribers back', async () => {
-      const [, count] = (await inspect.pubsub('NUMSUB', channel)) as [string, number];
-      return count === 2;
-    });
+    await waitFor(
+      async () => {
+        const [, count] = (await inspect.pubsub('NUMSUB', channel)) as [string, number];
+        return count === 2;
+      },
+      { message: 'both subscribers back' },
+    );
     const stored = await inspect.hgetall(`${prefix}{rev}:records`);
     assert.deepEqual(Object.keys(stored), [revokedId]);
     for (const gw of [a, b]) {
@@ -156,7 +161,10 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
     // Writes work again and reach the other instance.
     const res = await revoke(b, { kind: 'token', issuer: 'enterprise', jti: 'asked-during-outage' });
     assert.equal(res.status, 201);
-    await waitFor('A to refuse', async () => (await verdict(a, valid)) === '401 token_revoked', 1000);
+    await waitFor(async () => (await verdict(a, valid)) === '401 token_revoked', {
+      timeoutMs: 1000,
+      message: 'A to refuse',
+    });
   });
 
   test('a CLI revocation B misses on pub/sub reaches it through the periodic version check', async () => {
@@ -175,16 +183,14 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
       provgate('revocations list', {}, configPath),
     ]);
     assert.equal(run.code, 0, run.stderr);
-    await waitFor(
-      'A to refuse (pub/sub)',
-      async () => (await verdict(a, missed)) === '401 token_revoked',
-      1000,
-    );
-    const ms = await waitFor(
-      'B to refuse (version check)',
-      async () => (await verdict(b, missed)) === '401 token_revoked',
-      2000,
-    );
+    await waitFor(async () => (await verdict(a, missed)) === '401 token_revoked', {
+      timeoutMs: 1000,
+      message: 'A to refuse (pub/sub)',
+    });
+    const ms = await waitFor(async () => (await verdict(b, missed)) === '401 token_revoked', {
+      timeoutMs: 2000,
+      message: 'B to refuse (version check)',
+    });
     assert.ok(ms < 1000, `B took ${ms} ms`);
 
     assert.equal(list.code, 0, list.stderr);
@@ -199,7 +205,7 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
 });
 
 describe('fail-closed: past maxStaleSeconds without Redis, every request is 503', () => {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   let redis: TestRedis;
   let gw: TestGateway;
   let valid: string;
@@ -300,10 +306,9 @@ describe('Redis down at gateway start', () => {
     await redis.restart();
     await readyzBecomes(gw, 'ready', 4000);
     const storedEarlier = await sign(ring.enterprise, enterpriseClaims({ jti: 'stored-earlier' }));
-    await waitFor(
-      'the stored revocation',
-      async () => (await verdict(gw!, storedEarlier)) === '401 token_revoked',
-    );
+    await waitFor(async () => (await verdict(gw!, storedEarlier)) === '401 token_revoked', {
+      message: 'the stored revocation',
+    });
     assert.equal(await verdict(gw, await sign(ring.consumer, consumerClaims())), '401 key_revoked');
     const records = await listed(gw);
     assert.deepEqual(records.map((r) => `${String(r.kind)}:${String(r.source)}`).sort(), [
@@ -315,11 +320,10 @@ describe('Redis down at gateway start', () => {
   test('Redis back empty (restarted without its data): the config revocations still hold and are written back', async () => {
     assert.ok(gw);
     await inspect.flushall();
-    await waitFor(
-      'the resync to notice',
-      async () => (await inspect.hlen('pg-start:{rev}:records')) === 1,
-      2000,
-    );
+    await waitFor(async () => (await inspect.hlen('pg-start:{rev}:records')) === 1, {
+      timeoutMs: 2000,
+      message: 'the resync to notice',
+    });
     assert.equal(await verdict(gw, await sign(ring.consumer, consumerClaims())), '401 key_revoked');
     const [record] = await listed(gw);
     assert.equal(record?.kind, 'key');

@@ -8,7 +8,6 @@ import { after, before, describe, test } from 'node:test';
 import {
   AUDIENCE,
   enterpriseClaims,
-  get,
   ISS,
   type KeyRing,
   keyRing,
@@ -18,6 +17,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let ring: KeyRing;

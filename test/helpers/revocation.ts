@@ -1,12 +1,12 @@
-// Shared by the revocation tests: the admin API over HTTP, the CLI as a child process, a
-// clock the test moves by hand, and polling with a deadline instead of fixed sleeps.
+// Shared by the revocation tests: the admin API over HTTP, the CLI as a child process, and the
+// config files and store sections they hand to both.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { get, type TestGateway } from '../helpers/gateway-fixture.js';
+import type { TestGateway } from './gateway-fixture.js';
+import { get } from './http.js';
 
 /** The admin token of `referenceConfig`. */
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -53,37 +53,6 @@ export async function verdict(gw: TestGateway, token: string, path = '/api/mail/
   const res = await get(`${gw.url}${path}`, token);
   if (res.status === 200) return 'ok';
   return `${res.status} ${String(res.body.reason)}`;
-}
-
-export async function readiness(gw: TestGateway): Promise<Answer> {
-  const res = await get(`${gw.adminUrl}/readyz`);
-  return { status: res.status, body: res.body };
-}
-
-/** Polls `probe` until it holds; returns the milliseconds it took. Throws naming `what`. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  timeoutMs = 3000,
-): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`waited ${timeoutMs} ms for ${what}`);
-    await sleep(2);
-  }
-}
-
-/** A clock the test moves: the gateway sees time pass only when told. */
-export class ManualClock {
-  constructor(private nowMs = Date.now()) {}
-  readonly now = (): number => this.nowMs;
-  get seconds(): number {
-    return Math.floor(this.nowMs / 1000);
-  }
-  advance(ms: number): void {
-    this.nowMs += ms;
-  }
 }
 
 export interface CliResult {

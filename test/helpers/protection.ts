@@ -1,7 +1,6 @@
 // Shared by the protection tests: a gateway with a `protection:` section in front of one upstream,
 // requests from chosen loopback addresses, and the anomaly events of the captured log.
 
-import { getFrom } from '../helpers/client-address.js';
 import {
   type KeyRing,
   type LogCapture,
@@ -9,8 +8,9 @@ import {
   startTestGateway,
   type TestGateway,
   tempDir,
-} from '../helpers/gateway-fixture.js';
-import type { Upstream } from '../helpers/upstream.js';
+} from './gateway-fixture.js';
+import { getFrom } from './http.js';
+import type { Upstream } from './upstream.js';
 
 export interface ProtectedOptions {
   readonly clock?: () => number;
