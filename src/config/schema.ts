@@ -325,3 +325,5 @@ export type RouteConfig = Config['routes'][number];
 export type RevocationsConfig = Config['revocations'];
 export type StoreConfig = Config['store'];
 export type ProtectionConfig = NonNullable<Config['protection']>;
+/** `monitor` reports what a protection rule would refuse; `enforce` refuses it. */
+export type ProtectionMode = z.infer<typeof protectionMode>;

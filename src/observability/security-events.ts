@@ -1,8 +1,27 @@
 import type { Logger } from 'pino';
-import type { Reason, Severity, SignatureEvidence } from '../verify/reasons.js';
+import type { FailureDetail } from '../verify/auth-failure.js';
+import type { Reason, Severity } from '../verify/reasons.js';
 
-/** One refusal as the security log records it; identifies the token, never contains it. */
-export interface RefusalEvent {
+/** The fields of a FailureDetail that name the refused token in its event, each one present. */
+type TokenFieldName =
+  | 'claimedIssuer'
+  | 'issuerId'
+  | 'keyIssuer'
+  | 'kid'
+  | 'alg'
+  | 'sub'
+  | 'jti'
+  | 'signatureValid'
+  | 'note';
+type TokenFields = Pick<FailureDetail, TokenFieldName>;
+type EventTokenFields = { readonly [K in TokenFieldName]: TokenFields[K] };
+
+/**
+ * One refusal as the security log records it; identifies the token, never contains it. Every
+ * field is present, undefined when unknown: every event has one object shape, which keeps the
+ * listeners that read them (counters, rules, stream) monomorphic.
+ */
+export interface RefusalEvent extends EventTokenFields {
   readonly event: 'auth.refused';
   readonly reason: Reason;
   readonly severity: Severity;
@@ -11,16 +30,7 @@ export interface RefusalEvent {
   readonly method: string;
   readonly path: string;
   readonly ip: string;
-  readonly claimedIssuer: string | undefined;
-  readonly issuerId: string | undefined;
-  readonly keyIssuer: string | undefined;
-  readonly kid: string | undefined;
-  readonly alg: string | undefined;
-  readonly sub: string | undefined;
-  readonly jti: string | undefined;
   readonly tokenFingerprint: string | undefined;
-  readonly signatureValid: SignatureEvidence | undefined;
-  readonly note: string | undefined;
 }
 
 export type RefusalListener = (event: RefusalEvent) => void;

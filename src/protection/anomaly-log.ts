@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
+import type { ProtectionMode } from '../config/schema.js';
 import type { AnomalyEvent } from '../observability/security-events.js';
 import type { Severity } from '../verify/reasons.js';
 import type { BlockRecord, BlockRule } from './block-record.js';
 
-export type ProtectionMode = 'monitor' | 'enforce';
 export type AnomalyRule = BlockRule | 'rate_limit' | 'deny_network';
 
 /** One security event per block and per flagged anomaly, with the evidence that made it fire. */

@@ -10,7 +10,7 @@ export interface BlockRecord {
   /** The address, the token fingerprint, or `issuerId:sub` (issuer ids never contain ':'). */
   readonly value: string;
   readonly rule: BlockRule;
-  readonly reason: 'blocked_source' | 'token_blocked';
+  readonly reason: 'blocked_source' | 'token_blocked' | 'subject_blocked';
   /** RFC 3339 instant of the decision. */
   readonly at: string;
   /** Epoch milliseconds; past it the block no longer applies and is dropped. */

@@ -1,11 +1,8 @@
+import type { ProtectionConfig } from '../config/schema.js';
 import type { RefusalEvent } from '../observability/security-events.js';
 import type { AnomalyActions } from './anomaly-actions.js';
-import type { ProtectionMode } from './anomaly-log.js';
 
-export interface CriticalEventSpec {
-  readonly blockSeconds: number;
-  readonly mode: ProtectionMode;
-}
+export type CriticalEventSpec = Readonly<NonNullable<ProtectionConfig['anomalies']['criticalEvent']>>;
 
 /**
  * `critical_event`: one critical refusal (a forged signature that verifies, an unsigned or HMAC

@@ -1,16 +1,11 @@
+import type { ProtectionConfig } from '../config/schema.js';
 import type { RefusalEvent } from '../observability/security-events.js';
 import { REASONS } from '../verify/reasons.js';
 import type { AnomalyActions } from './anomaly-actions.js';
-import type { ProtectionMode } from './anomaly-log.js';
 import type { SharedTallies } from './shared-tallies.js';
 import { type WindowCounter, WindowCounters } from './window-counters.js';
 
-export interface FailureBurstSpec {
-  readonly maxFailures: number;
-  readonly windowSeconds: number;
-  readonly blockSeconds: number;
-  readonly mode: ProtectionMode;
-}
+export type FailureBurstSpec = Readonly<NonNullable<ProtectionConfig['anomalies']['failureBurst']>>;
 
 /**
  * `failure_burst`: more than `maxFailures` refused tokens from one address within the window

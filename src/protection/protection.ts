@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { AnomalyEvent, RefusalEvent } from '../observability/security-events.js';
-import { AuthFailure } from '../verify/auth-failure.js';
+import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
+import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import { AddressMatcher } from './address-matcher.js';
 import { AnomalyActions } from './anomaly-actions.js';
@@ -38,10 +38,11 @@ export interface ProtectionDeps {
 const MONITOR_REPEAT_MS = 60_000;
 
 /**
- * What the request pipeline asks of protection, in the order it asks: the client's address, then
- * whether that address may be served at all (before routing or any token work), then, for a
- * verified token, blocks, replay, rate limits and volume. Refusals are AuthFailures like every
- * other step. Failure bursts and critical events come from the security events.
+ * What the request pipeline (src/http/request-pipeline.ts) asks of protection, in the order it
+ * asks: source admission (the client's address, and whether it may be served at all, before
+ * routing or any token work), then the protection step for a verified token (blocks, replay, rate
+ * limits, volume). Refusals are AuthFailures like every other step's, headers included; nothing
+ * here writes to a reply. Failure bursts and critical events come from the security events.
  */
 export class Protection {
   readonly blocks: BlockService;
@@ -96,12 +97,13 @@ export class Protection {
     await this.blocks.stop();
   }
 
-  clientAddress(request: IncomingMessage): string {
-    return this.addresses.resolve(request);
-  }
-
-  /** Before routing: 403 blocked_network for a denied network, 403 blocked_source for a blocked address. */
-  admitSource(address: string): void {
+  /**
+   * Source admission, before routing: returns the client's address (the socket peer, or what
+   * trusted proxies say), or refuses it, 403 blocked_network for a denied network and 403
+   * blocked_source for a blocked address.
+   */
+  admitSource(request: IncomingMessage): string {
+    const address = this.addresses.resolve(request);
     const denyList = this.denyList;
     if (denyList?.matches(address)) {
       if (denyList.enforce)
@@ -109,22 +111,28 @@ export class Protection {
       this.monitorDenied(address);
     }
     const mirror = this.blocks.mirror;
-    if (mirror.size === 0) return;
+    if (mirror.size === 0) return address;
     const block = mirror.address(address, this.clock());
     if (block !== undefined) throw new AuthFailure('blocked_source', { note: noteOf(block) });
+    return address;
   }
 
-  /** After the token verified and the route accepted it: token and subject blocks, then the rules. */
-  admitToken(token: VerifiedToken, route: CompiledRoute, address: string, reply: FastifyReply): void {
+  /**
+   * The protection step, for a token that verified and that the route accepts: token blocks
+   * (token_blocked) and subject blocks (subject_blocked), then replay, rate limits and volume.
+   * Returns the headers an admitted request is to be answered with, if any (none today).
+   */
+  admitToken(token: VerifiedToken, route: CompiledRoute, address: string): ResponseHeaders | undefined {
     const now = this.clock();
     const mirror = this.blocks.mirror;
     if (mirror.size > 0) {
       const block = mirror.token(token.fingerprint, now) ?? mirror.subject(subjectKey(token), now);
-      if (block !== undefined) throw tokenBlocked(token, block);
+      if (block !== undefined) throw blocked(token, block);
     }
     this.replay?.observe(token, address, now);
-    this.rateLimits?.admit(token, route, address, now, reply);
+    const headers = this.rateLimits?.admit(token, route, address, now);
     if (this.spike?.applies(route)) this.spike.observe(token, route, address, now);
+    return headers;
   }
 
   /** Every anomaly event as it is logged (the security event stream listens here). */
@@ -153,13 +161,9 @@ function noteOf(block: BlockRecord): string {
   return `${block.rule}: block ${block.id} until ${new Date(block.expiresAt).toISOString()}`;
 }
 
-function tokenBlocked(token: VerifiedToken, block: BlockRecord): AuthFailure {
-  return new AuthFailure('token_blocked', {
-    issuerId: token.issuer.id,
-    claimedIssuer: token.issuer.iss,
-    kid: token.key.kid,
-    sub: token.claims.sub,
-    jti: token.claims.jti,
-    note: noteOf(block),
-  });
+// By what the block holds, not by the reason its record gives: a subject block decided by an
+// instance that still named it token_blocked is refused as subject_blocked all the same.
+function blocked(token: VerifiedToken, block: BlockRecord): AuthFailure {
+  const reason = block.target === 'subject' ? 'subject_blocked' : 'token_blocked';
+  return new AuthFailure(reason, tokenDetail(token, noteOf(block)));
 }

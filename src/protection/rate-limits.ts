@@ -1,25 +1,19 @@
-import type { FastifyReply } from 'fastify';
 import type { CompiledRoute } from '../config/compile-routes.js';
-import { AuthFailure } from '../verify/auth-failure.js';
+import type { ProtectionConfig } from '../config/schema.js';
+import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
+import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { AnomalyActions } from './anomaly-actions.js';
-import type { ProtectionMode } from './anomaly-log.js';
 import { rateLimitField, rateLimitPolicyField } from './rate-limit-fields.js';
 import type { SharedTallies } from './shared-tallies.js';
 import { subjectKey } from './subject-key.js';
 import { type WindowCounter, WindowCounters } from './window-counters.js';
 
-export type RateLimitKey = 'subject' | 'token' | 'ip' | 'route';
-
-export interface RateLimitSpec {
-  readonly name: string;
-  readonly key: RateLimitKey;
-  /** Route names; undefined is every route. */
-  readonly routes: ReadonlySet<string> | undefined;
-  readonly limit: number;
-  readonly windowSeconds: number;
-  readonly mode: ProtectionMode;
-}
+/** The schema's limit, with its route names as a Set (undefined is every route). */
+export type RateLimitSpec = Readonly<
+  Omit<ProtectionConfig['rateLimits'][number], 'routes'> & { routes: ReadonlySet<string> | undefined }
+>;
+export type RateLimitKey = RateLimitSpec['key'];
 
 class Rule {
   readonly policy: string;
@@ -72,17 +66,23 @@ export class RateLimits {
 
   /**
    * Every rule is checked before any counts, so a request refused by one limit does not use up
-   * another. Enforced: 429 rate_limited with Retry-After and the RateLimit fields.
+   * another. Enforced: 429 rate_limited with Retry-After and the RateLimit fields. An admitted
+   * request gets no fields (see rate-limit-fields.ts), so the answer is then always undefined.
    */
-  admit(token: VerifiedToken, route: CompiledRoute, address: string, now: number, reply: FastifyReply): void {
+  admit(
+    token: VerifiedToken,
+    route: CompiledRoute,
+    address: string,
+    now: number,
+  ): ResponseHeaders | undefined {
     const rules = this.byRoute.get(route.name);
-    if (rules === undefined) return;
+    if (rules === undefined) return undefined;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       const counter = rule.counters.at(keyOf(rule.spec.key, token, route, address), now);
       this.scratch[i] = counter;
       if (counter.count() < rule.spec.limit) continue;
-      if (rule.spec.mode === 'enforce') this.refuse(rule, counter, token, now, reply);
+      if (rule.spec.mode === 'enforce') this.refuse(rule, counter, token, now);
       if (!counter.flagged) {
         counter.flagged = true;
         this.actions.flag({
@@ -103,25 +103,16 @@ export class RateLimits {
       }
     }
     for (let i = 0; i < rules.length; i++) rules[i]!.counters.add(this.scratch[i]!);
+    return undefined;
   }
 
-  private refuse(
-    rule: Rule,
-    counter: WindowCounter,
-    token: VerifiedToken,
-    now: number,
-    reply: FastifyReply,
-  ): never {
+  private refuse(rule: Rule, counter: WindowCounter, token: VerifiedToken, now: number): never {
     const seconds = Math.max(1, Math.ceil(rule.counters.msLeft(counter, now) / 1000));
-    reply.header('ratelimit-policy', rule.policy);
-    reply.header('ratelimit', rateLimitField(rule.spec.name, 0, seconds));
+    const { name, limit, windowSeconds } = rule.spec;
     throw new AuthFailure('rate_limited', {
-      issuerId: token.issuer.id,
-      claimedIssuer: token.issuer.iss,
-      sub: token.claims.sub,
-      jti: token.claims.jti,
-      note: `rate limit ${rule.spec.name}: ${rule.spec.limit} per ${rule.spec.windowSeconds}s`,
+      ...tokenDetail(token, `rate limit ${name}: ${limit} per ${windowSeconds}s`),
       retryAfterSeconds: seconds,
+      headers: { 'ratelimit-policy': rule.policy, ratelimit: rateLimitField(name, 0, seconds) },
     });
   }
 }

@@ -1,15 +1,12 @@
+import type { ProtectionConfig } from '../config/schema.js';
 import { AuthFailure } from '../verify/auth-failure.js';
+import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { AnomalyActions } from './anomaly-actions.js';
-import type { ProtectionMode } from './anomaly-log.js';
 import { RecentMap } from './recent-map.js';
 import type { SharedTallies, Sighting, SightingTally } from './shared-tallies.js';
 
-export interface TokenReplaySpec {
-  readonly maxAddresses: number;
-  readonly windowSeconds: number;
-  readonly mode: ProtectionMode;
-}
+export type TokenReplaySpec = Readonly<NonNullable<ProtectionConfig['anomalies']['tokenReplay']>>;
 
 const MAX_TOKENS = 100_000;
 // Past this many a token is a replay whatever the threshold; more addresses only cost memory
@@ -84,16 +81,8 @@ export class TokenReplay {
     const cluster = now - sightings.clusterAt < this.windowMs ? sightings.cluster : 0;
     if (Math.max(sightings.addresses.size, cluster) > this.spec.maxAddresses) {
       const block = this.fire(fingerprint, sightings, now, []);
-      if (block !== undefined) {
-        throw new AuthFailure('token_blocked', {
-          issuerId: token.issuer.id,
-          claimedIssuer: token.issuer.iss,
-          kid: token.key.kid,
-          sub: token.claims.sub,
-          jti: token.claims.jti,
-          note: `token_replay: block ${block}`,
-        });
-      }
+      if (block !== undefined)
+        throw new AuthFailure('token_blocked', tokenDetail(token, `token_replay: block ${block}`));
     }
   }
 

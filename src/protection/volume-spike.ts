@@ -1,20 +1,18 @@
 import type { CompiledRoute } from '../config/compile-routes.js';
+import type { ProtectionConfig } from '../config/schema.js';
 import { AuthFailure } from '../verify/auth-failure.js';
+import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { AnomalyActions } from './anomaly-actions.js';
-import type { ProtectionMode } from './anomaly-log.js';
 import { RecentMap } from './recent-map.js';
 import { subjectKey } from './subject-key.js';
 
-export interface VolumeSpikeSpec {
-  readonly factor: number;
-  readonly floorPerMinute: number;
-  readonly halfLifeSeconds: number;
-  /** Route names; undefined is every route. */
-  readonly routes: ReadonlySet<string> | undefined;
-  readonly blockSeconds: number;
-  readonly mode: ProtectionMode;
-}
+/** The schema's rule, with its route names as a Set (undefined is every route). */
+export type VolumeSpikeSpec = Readonly<
+  Omit<NonNullable<ProtectionConfig['anomalies']['volumeSpike']>, 'routes'> & {
+    routes: ReadonlySet<string> | undefined;
+  }
+>;
 
 const MINUTE_MS = 60_000;
 const MAX_KEYS = 100_000;
@@ -51,7 +49,7 @@ export class VolumeSpike {
     return this.spec.routes === undefined || this.spec.routes.has(route.name);
   }
 
-  /** Counts the request; throws token_blocked (enforce) when the subject is far above its baseline. */
+  /** Counts the request; throws subject_blocked (enforce) when the subject is far above its baseline. */
   observe(token: VerifiedToken, route: CompiledRoute, address: string, now: number): void {
     let subjects = this.volumes.get(route.name);
     if (subjects === undefined) {
@@ -90,21 +88,13 @@ export class VolumeSpike {
       {
         target: 'subject',
         value: key,
-        reason: 'token_blocked',
+        reason: 'subject_blocked',
         expiresAt: now + this.spec.blockSeconds * 1000,
         now,
       },
     );
-    if (block !== undefined) {
-      throw new AuthFailure('token_blocked', {
-        issuerId: token.issuer.id,
-        claimedIssuer: token.issuer.iss,
-        kid: token.key.kid,
-        sub,
-        jti: token.claims.jti,
-        note: `volume_spike: block ${block.id}`,
-      });
-    }
+    if (block !== undefined)
+      throw new AuthFailure('subject_blocked', tokenDetail(token, `volume_spike: block ${block.id}`));
   }
 
   /** Folds the finished minute into the baseline, and every idle minute since as a zero. */

@@ -1,23 +1,33 @@
 import type { Reason, SignatureEvidence } from './reasons.js';
 
-/** What the security event records about a refused token; never the token itself. */
+/** Response headers a step hands back: with its refusal (FailureDetail), or with its consent. */
+export type ResponseHeaders = Readonly<Record<string, string>>;
+
+/**
+ * What the security event records about a refused token, never the token itself, and what the
+ * refusal adds on the wire. Readonly: a settled refusal is rethrown, as the same object, to every
+ * later request with the same token (see TokenVerifier), so nobody may fill it in afterwards.
+ */
 export interface FailureDetail {
-  claimedIssuer?: string;
-  issuerId?: string;
-  keyIssuer?: string;
-  kid?: string;
-  alg?: string;
-  sub?: string;
-  jti?: string;
-  signatureValid?: SignatureEvidence;
+  readonly claimedIssuer?: string | undefined;
+  readonly issuerId?: string | undefined;
+  readonly keyIssuer?: string | undefined;
+  readonly kid?: string | undefined;
+  readonly alg?: string | undefined;
+  readonly sub?: string | undefined;
+  readonly jti?: string | undefined;
+  readonly signatureValid?: SignatureEvidence | undefined;
   /** Free text for the operator's log; never shown to the client. */
-  note?: string;
-  retryAfterSeconds?: number;
+  readonly note?: string | undefined;
+  readonly retryAfterSeconds?: number | undefined;
+  /** Sent with the refusal, before the standard ones (e.g. RateLimit-Policy and RateLimit). */
+  readonly headers?: ResponseHeaders | undefined;
 }
 
 /**
- * The one way a pipeline step says no. Steps throw it; the error handler turns the reason
- * into status, WWW-Authenticate, body and security event, so no step can forget to refuse.
+ * The one way a pipeline step says no. Steps throw it; one place (src/http/request-pipeline.ts)
+ * turns the reason into status, WWW-Authenticate, body and security event, so no step can forget
+ * to refuse.
  */
 export class AuthFailure extends Error {
   readonly reason: Reason;

@@ -6,7 +6,7 @@ import { isUnsignedOrSymmetric } from './reasons.js';
 // Keys never come from the token: a header naming or carrying one is an attack, not a hint.
 const KEY_SUPPLYING_MEMBERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 
-/** Step 2: header members that would let the token choose its own key or semantics. */
+/** Verification, header: members that would let the token choose its own key or semantics. */
 export function checkForbiddenHeader(header: JoseHeader): void {
   for (const member of KEY_SUPPLYING_MEMBERS) {
     if (header[member] !== undefined) {
@@ -27,7 +27,7 @@ export function checkForbiddenHeader(header: JoseHeader): void {
   }
 }
 
-/** Step 4: the algorithm is on the issuer's allow-list, and the token type is the one required. */
+/** Verification, algorithm: on the issuer's allow-list, and the token type the one required. */
 export function checkAlgAndType(header: JoseHeader, issuer: CompiledIssuer): void {
   const alg = header.alg;
   if (!(issuer.algorithms as ReadonlySet<string>).has(alg)) {

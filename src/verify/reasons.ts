@@ -43,6 +43,7 @@ export const REASONS = {
   subject_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
   issuer_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
   token_blocked: { status: 401, error: 'invalid_token', severity: 'high' },
+  subject_blocked: { status: 401, error: 'invalid_token', severity: 'high' },
   insufficient_scope: { status: 403, error: 'insufficient_scope', severity: 'low' },
   blocked_network: { status: 403, error: 'forbidden', severity: 'low' },
   blocked_source: { status: 403, error: 'forbidden', severity: 'high' },

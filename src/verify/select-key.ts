@@ -17,7 +17,7 @@ export interface KeyStepDeps {
 }
 
 /**
- * Step 5: the key is looked up in the set of the issuer the token names, and nowhere else.
+ * Verification, key: looked up in the set of the issuer the token names, and nowhere else.
  * A kid found only in another issuer's set is the Storm-0558 signature, not an unknown key.
  */
 export function selectKey(

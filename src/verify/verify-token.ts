@@ -3,7 +3,7 @@ import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js'
 import type { KeyEntry } from '../keys/key-entry.js';
 import type { KeyRefetcher } from '../keys/key-refetch.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
-import { AuthFailure } from './auth-failure.js';
+import { AuthFailure, type FailureDetail } from './auth-failure.js';
 import { checkClaims, scopesOf } from './check-claims.js';
 import { checkAlgAndType, checkForbiddenHeader } from './check-header.js';
 import { checkTenant } from './check-tenant.js';
@@ -80,9 +80,11 @@ export interface VerifierOptions {
 const ENTRY_OVERHEAD_BYTES = 600;
 
 /**
- * Steps 1 to 6 of the pipeline for one token, independent of the route. A bounded cache keyed
- * by the token skips the signature for a token seen before, and never skips what can change
- * after it was verified: key state, revocation (done by the caller) and the clock.
+ * The verification step of the pipeline (src/http/request-pipeline.ts), independent of the route:
+ * forbidden header members, issuer by `iss`, algorithm and type, key in that issuer's set only,
+ * signature, then claims and tenant. A bounded cache keyed by the token skips the signature for a
+ * token seen before, and never skips what can change after it was verified: key state, the
+ * clock, and the steps after this one (provenance, revocations), which run on every request.
  */
 export class TokenVerifier {
   private readonly cache: LRUCache<string, VerifiedToken> | undefined;
@@ -146,8 +148,7 @@ export class TokenVerifier {
           assertKeyUsable(null, cached.key, this.keyDeps, now);
           checkClaims(cached.claims, cached.issuer, now);
         } catch (err) {
-          nameTheToken(err, cached.key.kid, cached.alg, cached.claims);
-          throw err;
+          throw nameTheToken(err, cached.key.kid, cached.alg, cached.claims);
         }
         return cached;
       }
@@ -170,8 +171,7 @@ export class TokenVerifier {
     try {
       return this.verifyParsed(token, parsed, now, mayRefetch);
     } catch (err) {
-      nameTheToken(err, parsed.header.kid, parsed.header.alg, parsed.claims);
-      throw err;
+      throw nameTheToken(err, parsed.header.kid, parsed.header.alg, parsed.claims);
     }
   }
 
@@ -203,8 +203,10 @@ export class TokenVerifier {
       checkTenant(claims, issuer);
     } catch (err) {
       if (err instanceof AuthFailure && SETTLED_REASONS.has(err.reason)) {
-        nameTheToken(err, header.kid, header.alg, claims);
-        this.refusals?.set(token, { failure: err, issuer, key });
+        // Named before it is cached: every later request with this token gets this very object.
+        const failure = nameTheToken(err, header.kid, header.alg, claims);
+        this.refusals?.set(token, { failure, issuer, key });
+        throw failure;
       }
       throw err;
     }
@@ -212,13 +214,28 @@ export class TokenVerifier {
   }
 }
 
-/** Whichever step refused it, the security event names the token by what it claims. */
-function nameTheToken(err: unknown, kid: string | undefined, alg: string, claims: Claims): void {
-  if (!(err instanceof AuthFailure)) return;
-  const detail = err.detail;
-  detail.claimedIssuer ??= claims.iss;
-  detail.kid ??= kid;
-  detail.alg ??= alg;
-  detail.sub ??= claims.sub;
-  detail.jti ??= claims.jti;
+/**
+ * Whichever step of verification refused it, the security event names the token by what it
+ * claims: the steps before a key is chosen know only part of it. Returns the failure itself when
+ * it is named already (a settled refusal is), else a copy with the gaps filled: a detail is
+ * readonly. Steps after verification name the token themselves (token-detail.ts).
+ */
+function nameTheToken<E>(err: E, kid: string | undefined, alg: string, claims: Claims): E | AuthFailure {
+  if (!(err instanceof AuthFailure)) return err;
+  const d = err.detail;
+  const named: FailureDetail = {
+    ...d,
+    claimedIssuer: d.claimedIssuer ?? claims.iss,
+    kid: d.kid ?? kid,
+    alg: d.alg ?? alg,
+    sub: d.sub ?? claims.sub,
+    jti: d.jti ?? claims.jti,
+  };
+  const unchanged =
+    named.claimedIssuer === d.claimedIssuer &&
+    named.kid === d.kid &&
+    named.alg === d.alg &&
+    named.sub === d.sub &&
+    named.jti === d.jti;
+  return unchanged ? err : new AuthFailure(err.reason, named);
 }

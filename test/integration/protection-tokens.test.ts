@@ -181,14 +181,23 @@ describe('volume_spike', () => {
     const fresh = await tokenFor(clock, 'carol');
     // A new subject's baseline is the floor: factor × floor = 10 requests in a minute pass.
     for (let i = 0; i < 10; i++) assert.equal(await verdictFrom(gw, loopback(60), token), 'ok');
-    assert.equal(await verdictFrom(gw, loopback(60), token), '401 token_blocked');
-    // The subject is blocked, not the token: a refreshed token does not help.
-    assert.equal(await verdictFrom(gw, loopback(60), fresh, '/api/token/x'), '401 token_blocked');
+    assert.equal(await verdictFrom(gw, loopback(60), token), '401 subject_blocked');
+    // The subject is blocked, not the token: a refreshed token does not help, and says so.
+    assert.equal(await verdictFrom(gw, loopback(60), fresh, '/api/token/x'), '401 subject_blocked');
     assert.equal(await verdictFrom(gw, loopback(60), await tokenFor(clock, 'dave')), 'ok');
     const [event] = anomalies(gw.logs, 'volume_spike');
     assert.equal(event!.action, 'blocked');
     assert.equal(event!.route, 'mail');
     assert.deepEqual(event!.counts, { requestsThisMinute: 11, baselinePerMinute: 0, threshold: 10 });
+    const refusals = gw.logs.events('subject_blocked');
+    assert.equal(refusals.length, 2);
+    assert.ok(
+      refusals.every((r) => r.sub === 'carol' && r.severity === 'high' && r.issuerId === 'enterprise'),
+    );
+    assert.equal(gw.logs.events('token_blocked').length, 0);
+    const [block] = (await admin(gw.adminUrl, 'GET', '/blocks')).body.blocks as Record<string, unknown>[];
+    assert.equal(block!.target, 'subject');
+    assert.equal(block!.reason, 'subject_blocked');
 
     clock.advance(121_000);
     assert.equal(await verdictFrom(gw, loopback(60), fresh), 'ok');

@@ -247,7 +247,7 @@ const bearer = (token: string) => `Bearer ${token}`;
 
 // ---- the reason codes ---------------------------------------------------------------------
 
-describe('step 1: credentials', () => {
+describe('bearer: the credentials', () => {
   test('a valid token passes (the control for everything below)', async () => {
     await accepted('/api/mail', bearer(await entToken()));
   });
@@ -342,7 +342,7 @@ describe('step 1: credentials', () => {
   });
 });
 
-describe('steps 2 to 4: header, issuer, algorithm, type', () => {
+describe('verification: header, issuer, algorithm, type', () => {
   const entHeader = { alg: 'RS256', kid: 'ent-2024', typ: 'JWT' };
 
   test('forbidden_header: jku, x5u, jwk, x5c or crit, even when the signature is valid', async () => {
@@ -420,7 +420,7 @@ describe('steps 2 to 4: header, issuer, algorithm, type', () => {
   });
 });
 
-describe('step 5: the key, in the named issuer set only', () => {
+describe('verification: the key, in the named issuer set only', () => {
   test('unknown_key: a kid in no set', async () => {
     const token = signRaw(ring.enterprise, { alg: 'RS256', kid: 'ent-1999' }, claims());
     const event = await refused('unknown_key', bearer(token), { severity: 'low' });
@@ -495,7 +495,7 @@ describe('step 5: the key, in the named issuer set only', () => {
   });
 });
 
-describe('step 6: signature, then claims', () => {
+describe('verification: signature, then claims', () => {
   test('bad_signature: the right kid, another key', async () => {
     const token = await sign(ring.stray, enterpriseClaims(), { header: { kid: 'ent-2024' } });
     const event = await refused('bad_signature', bearer(token), { severity: 'high' });
@@ -539,7 +539,7 @@ describe('step 6: signature, then claims', () => {
   });
 });
 
-describe('steps 7 to 9: provenance, revocation, scopes', () => {
+describe('provenance, revocations, scopes', () => {
   const owaToken = () =>
     sign(
       ring.owa,

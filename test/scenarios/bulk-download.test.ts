@@ -131,11 +131,13 @@ test('refreshing tokens does not help: the subject’s volume spike blocks all o
     const verdict = await verdictFrom(gateways[i % 2]!, loopback(400 + i), token, `/api/mail/messages/${i}`);
     if (verdict === 'ok') served += 1;
     else {
-      assert.equal(verdict, '401 token_blocked');
+      // The token by replay from too many addresses, or the subject by its volume.
+      assert.ok(['401 token_blocked', '401 subject_blocked'].includes(verdict), verdict);
       // Refresh, as the scripts did; if even a fresh token is refused, the subject is blocked.
       token = await sign(ring.enterprise, enterpriseClaims({ sub: 'bob' }), { now: clock.seconds });
       refreshes += 1;
-      cutOff = (await verdictFrom(gateways[(i + 1) % 2]!, loopback(800 + i), token)) === '401 token_blocked';
+      cutOff =
+        (await verdictFrom(gateways[(i + 1) % 2]!, loopback(800 + i), token)) === '401 subject_blocked';
     }
     if (i % 10 === 0) await aliceReads(i);
     clock.advance(50);
@@ -147,7 +149,7 @@ test('refreshing tokens does not help: the subject’s volume spike blocks all o
     const fresh = await sign(ring.enterprise, enterpriseClaims({ sub: 'bob' }), { now: clock.seconds });
     await waitFor(
       async () => {
-        return (await verdictFrom(gw, loopback(900), fresh)) === '401 token_blocked';
+        return (await verdictFrom(gw, loopback(900), fresh)) === '401 subject_blocked';
       },
       { timeoutMs: 1000, message: 'every instance to refuse the subject' },
     );

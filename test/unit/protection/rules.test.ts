@@ -108,10 +108,11 @@ describe('volume_spike baseline', () => {
       );
     assert.equal(
       reasonOf(() => rule.observe(t, mail, '10.0.0.1', h.clock())),
-      'token_blocked',
+      'subject_blocked',
     );
     const [block] = h.blocks.list();
     assert.equal(block!.target, 'subject');
+    assert.equal(block!.reason, 'subject_blocked');
     assert.equal(block!.value, 'enterprise:burst');
     assert.equal(block!.expiresAt, h.clock() + 300_000);
   });

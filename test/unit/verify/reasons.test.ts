@@ -38,6 +38,7 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
     'subject_revoked',
     'issuer_revoked',
     'token_blocked',
+    'subject_blocked',
   ],
   403: ['insufficient_scope', 'blocked_network', 'blocked_source'],
   429: ['rate_limited'],

@@ -1,0 +1,220 @@
+import type { IncomingMessage } from 'node:http';
+import type { CompiledRoute } from '../config/compile-routes.js';
+import { KeyRefetchPending } from '../keys/key-refetch.js';
+import { redactUrl } from '../observability/logger.js';
+import type { RequestStats } from '../observability/request-stats.js';
+import type { SecurityEvents } from '../observability/security-events.js';
+import { socketAddress } from '../protection/client-address.js';
+import type { Protection } from '../protection/protection.js';
+import { routablePath } from '../proxy/match-route.js';
+import { type Refusal, refusalOf } from '../proxy/refusal-reply.js';
+import type { RevocationService } from '../revocation/revocation-service.js';
+import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
+import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
+import { checkProvenance } from '../verify/check-provenance.js';
+import { checkRevocations } from '../verify/check-revocations.js';
+import { checkScopes } from '../verify/check-scopes.js';
+import { extractBearer } from '../verify/extract-bearer.js';
+import { tokenFingerprint } from '../verify/fingerprint.js';
+import { REASONS, severityOf } from '../verify/reasons.js';
+import type { VerifiedToken } from '../verify/verify-token.js';
+
+export interface PipelineDeps {
+  readonly revocations: RevocationService;
+  readonly events: SecurityEvents;
+  readonly clock: () => number;
+  /** Fixed for the life of the listener: it sizes Node's header limit (see app.ts). */
+  readonly maxTokenBytes: number;
+  /** Verification time and which key signed; recorded without allocating (see request-stats.ts). */
+  readonly stats?: RequestStats | undefined;
+}
+
+/**
+ * What authorize() learnt of one request, step by step: what a refusal is described from when a
+ * step throws (route, client address, token fingerprint), and once authorize() returns, the route
+ * and the headers to answer with. The caller owns it and may reuse it for its next request:
+ * authorize() clears it first, and nothing in it outlives the caller's reading of it.
+ */
+export class Authorization {
+  /** From source admission; undefined without a `protection:` section (nothing resolved it). */
+  ip: string | undefined = undefined;
+  /** From the route step. */
+  route: CompiledRoute | undefined = undefined;
+  /** From the bearer step. */
+  token: string | undefined = undefined;
+  /** From the protection step: headers for the response to an admitted request (none today). */
+  headers: ResponseHeaders | undefined = undefined;
+}
+
+/**
+ * The request pipeline, apart from any server: the Fastify hook (auth-hook.ts) runs it in
+ * onRequest, before any body is read, and an upgrade handler can run it on the `upgrade` event.
+ * One straight line of steps, each a function named for it, each returning a value or throwing
+ * one AuthFailure (no step writes to a reply, and none returns a boolean to forget):
+ *
+ *   1. source admission  client address; deny lists, address blocks   403 blocked_network | blocked_source
+ *   2. route             longest prefix, unambiguous paths only        404 no_route
+ *   3. staleness         revocation mirror fresh enough (fail-closed)  503 revocation_state_stale
+ *   4. bearer            exactly one `Authorization: Bearer` token     401 missing_token | malformed_token
+ *   5. verification      header, issuer, algorithm, key, signature, claims (verify-token.ts)   401
+ *   6. provenance        audience, issuer accepted here, delegation    401
+ *   7. revocations       token, subject, issuer                        401
+ *   8. protection        blocks, replay, rate limits, volume           401 token_blocked | subject_blocked, 429
+ *   9. scopes            every scope the route requires                403 insufficient_scope
+ *
+ * Why in this order: a denied source costs nothing more than its address. Staleness comes before
+ * any token work, since under fail-closed no request can be served (one without a token gets the
+ * 503 too). Revocations come before protection, so a revoked token neither counts against a rate
+ * limit nor feeds the anomaly rules. Scopes come last: they are the route's policy, not the
+ * token's validity, so a live token seen where it may not read still counts for protection (a
+ * stolen token tried across routes is still one token from many addresses).
+ *
+ * Returns the verified token; `into` then holds the route, the client address and the headers.
+ * Throws AuthFailure (turn it into a reply with refuse()), or KeyRefetchPending when `mayRefetch`
+ * and the token names an unknown kid of a remote key set: await its `settled`, then call again
+ * with `mayRefetch` false (authorizeEventually does both). Synchronous otherwise, and without an
+ * allocation of its own on the accepted path.
+ */
+export function authorize(
+  runtime: GatewayRuntime,
+  deps: PipelineDeps,
+  raw: IncomingMessage,
+  url: string,
+  mayRefetch: boolean,
+  into: Authorization,
+): VerifiedToken {
+  into.ip = undefined;
+  into.route = undefined;
+  into.token = undefined;
+  into.headers = undefined;
+  const protection = runtime.protection;
+  const ip = admitSource(protection, raw);
+  into.ip = ip;
+  const route = routeFor(runtime, url);
+  into.route = route;
+  checkStaleness(deps.revocations);
+  const token = extractBearer(raw.rawHeaders, deps.maxTokenBytes);
+  into.token = token;
+  const verified = verifyToken(runtime, deps, token, mayRefetch);
+  checkProvenance(verified, route);
+  checkRevocations(verified, deps.revocations.mirror, deps.clock());
+  into.headers = admitToken(protection, verified, route, ip);
+  checkScopes(verified, route);
+  return verified;
+}
+
+/**
+ * authorize() for a caller that can wait (an upgrade handler): a token naming an unknown kid of a
+ * remote key set waits for the issuer's one time-bounded refetch, then runs once more. The request
+ * counts in `runtime.authenticating` meanwhile, as a hooked one does (see GatewayRuntime). Rejects
+ * with AuthFailure for a refusal; anything else is a bug.
+ */
+export async function authorizeEventually(
+  runtime: GatewayRuntime,
+  deps: PipelineDeps,
+  raw: IncomingMessage,
+  url: string,
+  into: Authorization,
+): Promise<VerifiedToken> {
+  runtime.authenticating += 1;
+  try {
+    try {
+      return authorize(runtime, deps, raw, url, true, into);
+    } catch (err) {
+      if (!(err instanceof KeyRefetchPending)) throw err;
+      await err.settled;
+    }
+    return authorize(runtime, deps, raw, url, false, into);
+  } finally {
+    runtime.authenticating -= 1;
+  }
+}
+
+/**
+ * The one place a refusal becomes an answer: writes its security event (severity raised by what
+ * the request shows, see severityOf) and returns what the client is sent. `into` is what
+ * authorize() had learnt when the step threw. Write the result with sendRefusal (Fastify) or
+ * writeRawRefusal (a raw socket), both in src/proxy/refusal-reply.ts.
+ */
+export function refuse(
+  failure: AuthFailure,
+  into: Authorization,
+  raw: IncomingMessage,
+  url: string,
+  events: SecurityEvents,
+): Refusal {
+  const { reason, detail } = failure;
+  const route = into.route;
+  const severity = severityOf(reason, {
+    signatureValid: detail.signatureValid,
+    alg: detail.alg,
+    routeMintsTokens: route?.mintsTokens,
+  });
+  const q = url.indexOf('?');
+  // Every field written, in one order: every event has the same shape (see RefusalEvent).
+  events.refused({
+    event: 'auth.refused',
+    reason,
+    severity,
+    status: REASONS[reason].status,
+    route: route?.name,
+    method: raw.method ?? '',
+    // A client may put its token in the path too: the event names the path without it.
+    path: redactUrl(q === -1 ? url : url.slice(0, q)),
+    ip: into.ip ?? socketAddress(raw),
+    claimedIssuer: detail.claimedIssuer,
+    issuerId: detail.issuerId,
+    keyIssuer: detail.keyIssuer,
+    kid: detail.kid,
+    alg: detail.alg,
+    sub: detail.sub,
+    jti: detail.jti,
+    tokenFingerprint: into.token === undefined ? undefined : tokenFingerprint(into.token),
+    signatureValid: detail.signatureValid,
+    note: detail.note,
+  });
+  return refusalOf(reason, detail.retryAfterSeconds, detail.headers);
+}
+
+/** Source admission: first, before routing and any token work. */
+function admitSource(protection: Protection | undefined, raw: IncomingMessage): string | undefined {
+  return protection === undefined ? undefined : protection.admitSource(raw);
+}
+
+/** Route: the request's path, unless it is ambiguous. */
+function routeFor(runtime: GatewayRuntime, url: string): CompiledRoute {
+  const path = routablePath(url);
+  const route = path === undefined ? undefined : runtime.matcher.match(path);
+  if (route === undefined) throw new AuthFailure('no_route');
+  return route;
+}
+
+/** Staleness: the revocation mirror may be too old to trust (`store.onUnavailable: fail-closed`). */
+function checkStaleness(revocations: RevocationService): void {
+  if (revocations.isStale()) throw new AuthFailure('revocation_state_stale');
+}
+
+/** Verification, timed for /metrics. */
+function verifyToken(
+  runtime: GatewayRuntime,
+  deps: PipelineDeps,
+  token: string,
+  mayRefetch: boolean,
+): VerifiedToken {
+  const stats = deps.stats;
+  const started = stats === undefined ? 0 : performance.now();
+  const verified = runtime.verifier.verify(token, mayRefetch);
+  stats?.verified(verified.key, started);
+  return verified;
+}
+
+/** Protection: the address is source admission's, which resolved it whenever protection is on. */
+function admitToken(
+  protection: Protection | undefined,
+  verified: VerifiedToken,
+  route: CompiledRoute,
+  ip: string | undefined,
+): ResponseHeaders | undefined {
+  if (protection === undefined || ip === undefined) return undefined;
+  return protection.admitToken(verified, route, ip);
+}
