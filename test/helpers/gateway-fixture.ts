@@ -4,15 +4,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { JWK, JWTPayload } from 'jose';
 import { stringify } from 'yaml';
-import {
-  type DevKeyPair,
-  generateDevKey,
-  jwksOf,
-  type MintOptions,
-  mintToken,
-} from '../../src/demo/dev-keys.js';
+import { type DevKeyPair, jwksOf, type MintOptions, mintToken } from '../../src/demo/dev-keys.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { type RunningGateway, startGateway } from '../../src/server.js';
+import type { KeyRing } from './key-ring.js';
 
 export const ISS = {
   enterprise: 'https://login.example.test/enterprise/v2.0',
@@ -21,28 +16,8 @@ export const ISS = {
 } as const;
 export const AUDIENCE = 'https://mail.example.test';
 
-export interface KeyRing {
-  readonly enterprise: DevKeyPair;
-  readonly enterpriseEs: DevKeyPair;
-  readonly consumer: DevKeyPair;
-  readonly owa: DevKeyPair;
-  /** Known to no issuer. */
-  readonly stray: DevKeyPair;
-}
-
-let ringPromise: Promise<KeyRing> | undefined;
-
-/** One set of key pairs per test process (generating RSA keys is the slow part of a test). */
-export function keyRing(): Promise<KeyRing> {
-  ringPromise ??= (async () => ({
-    enterprise: await generateDevKey('RS256', 'ent-2024'),
-    enterpriseEs: await generateDevKey('ES256', 'ent-es-1'),
-    consumer: await generateDevKey('RS256', 'msa-2016'),
-    owa: await generateDevKey('ES256', 'owa-1'),
-    stray: await generateDevKey('RS256', 'stray-1'),
-  }))();
-  return ringPromise;
-}
+// Every gateway test wants the ring too: one import.
+export { type KeyRing, keyRing } from './key-ring.js';
 
 /** Captured JSON log lines of one gateway, and the raw text to grep for leaked secrets. */
 export class LogCapture extends Writable {

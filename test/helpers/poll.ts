@@ -5,8 +5,8 @@ export interface PollOptions {
   readonly timeoutMs?: number;
   /** The pause between two probes; 2 ms unless told. */
   readonly intervalMs?: number;
-  /** What is waited for, as the failure names it: `waited 3000 ms for <message>`. */
-  readonly message?: string;
+  /** What is waited for, as the failure names it: `waited 3000 ms for <message>`; a function is read at the end. */
+  readonly message?: string | (() => string);
 }
 
 /**
@@ -21,7 +21,9 @@ export async function waitFor(
   const start = performance.now();
   for (;;) {
     if (await predicate()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`waited ${timeoutMs} ms for ${message}`);
+    if (performance.now() - start > timeoutMs) {
+      throw new Error(`waited ${timeoutMs} ms for ${typeof message === 'function' ? message() : message}`);
+    }
     await sleep(intervalMs);
   }
 }

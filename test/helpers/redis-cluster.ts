@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { waitFor } from './poll.js';
 import { freePort } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -19,6 +20,12 @@ export interface TestCluster {
   readonly nodes: readonly ClusterNode[];
   /** The node serving the hash slot of `{tag}` keys. */
   ownerOf(tag: string): Promise<ClusterNode>;
+  /**
+   * Resolves once every live master flags the killed `node` as failed: `fail` when enough
+   * masters are left to agree on it (a majority of them), else `fail?` (past
+   * cluster-node-timeout, unreachable). What a sleep past the timeout hoped for, observed.
+   */
+  markedFailed(node: ClusterNode, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,6 +42,7 @@ export async function startRedisCluster(
   const dir = mkdtempSync(join(tmpdir(), 'provgate-cluster-'));
   const children: ChildProcess[] = [];
   const nodes: ClusterNode[] = [];
+  const alive = new Set<ClusterNode>();
   for (let i = 0; i < masters; i++) {
     const port = await freePort();
     const child = spawn(
@@ -64,15 +72,18 @@ export async function startRedisCluster(
       { stdio: 'ignore' },
     );
     children.push(child);
-    nodes.push({
+    const node: ClusterNode = {
       port,
       kill: async () => {
+        alive.delete(node);
         if (child.exitCode !== null) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGKILL');
         await exited;
       },
-    });
+    };
+    nodes.push(node);
+    alive.add(node);
   }
   const close = async () => {
     for (const node of nodes) await node.kill();
@@ -108,7 +119,33 @@ export async function startRedisCluster(
         client.disconnect();
       }
     },
+    async markedFailed(dead, timeoutMs = 10_000) {
+      const others = nodes.filter((n) => n !== dead && alive.has(n));
+      // A failure is agreed on by a majority of the masters; fewer can only suspect it.
+      const failed = new Set(others.length > masters / 2 ? ['fail'] : ['fail', 'fail?']);
+      const clients = others.map((n) => new Redis({ port: n.port, host: '127.0.0.1', lazyConnect: true }));
+      try {
+        await Promise.all(clients.map((c) => c.connect()));
+        await waitFor(
+          async () => {
+            const views = await Promise.all(
+              clients.map((c) => c.call('CLUSTER', 'NODES') as Promise<string>),
+            );
+            return views.every((view) => flagsOf(view, dead.port).some((flag) => failed.has(flag)));
+          },
+          { timeoutMs, intervalMs: 50, message: `the cluster to mark ${dead.port} failed` },
+        );
+      } finally {
+        for (const c of clients) c.disconnect();
+      }
+    },
   };
+}
+
+/** The flags `CLUSTER NODES` gives the node on `port` (`master,fail`, `master,fail?`, ...). */
+function flagsOf(view: string, port: number): string[] {
+  const line = view.split('\n').find((l) => l.split(' ')[1]?.startsWith(`127.0.0.1:${port}@`));
+  return line?.split(' ')[2]?.split(',') ?? [];
 }
 
 async function waitPing(port: number): Promise<void> {

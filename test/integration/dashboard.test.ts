@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { revokeCommand } from '../../src/cli/revocation-commands.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import {
@@ -137,7 +136,8 @@ test('a screenshot of the page is kept as a test artifact', async () => {
   await page.locator('#blocks tr[data-block]').first().waitFor({ timeout: 3000 });
   // The toast from the revocation above would cover the blocks table.
   await page.evaluate(() => document.getElementById('toast')?.classList.remove('show'));
-  await sleep(400); // its fade-out
+  const faded = () => getComputedStyle(document.getElementById('toast')!).opacity === '0';
+  await page.waitForFunction(faded, undefined, { timeout: 2000 });
   mkdirSync('test-artifacts', { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   assert.ok(existsSync(SCREENSHOT));
@@ -146,9 +146,21 @@ test('a screenshot of the page is kept as a test artifact', async () => {
 test('a dismissed confirmation changes nothing; a confirmed one lifts the block', async () => {
   const row = page.locator('#blocks tr[data-block]');
   await row.first().waitFor({ timeout: 3000 });
-  page.once('dialog', (dialog) => void dialog.dismiss());
+  const deletes: string[] = [];
+  const record = (request: Request) => {
+    if (request.method() === 'DELETE') deletes.push(request.url());
+  };
+  page.on('request', record);
+  const dismissed = new Promise<void>((resolve) => {
+    page.once('dialog', (dialog) => void dialog.dismiss().then(resolve));
+  });
   await row.first().locator('button').click();
-  await sleep(300);
+  await dismissed;
+  // One round trip through the page: its click handler has run past confirm(), so a request it
+  // made would have been reported by now. Nothing to wait out.
+  await page.evaluate(() => undefined);
+  page.off('request', record);
+  assert.deepEqual(deletes, [], 'the dismissed confirmation sent nothing');
   assert.equal(((await get(`${gw.adminUrl}/blocks`, ADMIN_TOKEN)).body.blocks as unknown[]).length, 1);
   page.once('dialog', (dialog) => void dialog.accept());
   await row.first().locator('button').click();

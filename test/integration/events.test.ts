@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { eventsTailCommand } from '../../src/cli/events-command.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
@@ -15,6 +15,7 @@ import {
   tempDir,
 } from '../helpers/gateway-fixture.js';
 import { get } from '../helpers/http.js';
+import { waitFor } from '../helpers/poll.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -60,6 +61,12 @@ function cliConfig(gw: TestGateway): Config {
   return { ...config, admin: { ...config.admin, port: Number(new URL(gw.adminUrl).port) } };
 }
 
+/**
+ * Runs `provgate events tail` around `act` and returns the lines it printed. With the Redis store
+ * the tail is following once it blocks in XREAD, and has shown everything once the gateway's
+ * batch is written and it blocks again; with the memory store it follows from its second call
+ * to the admin API (the first that carries `after`) and has shown everything at `expected` lines.
+ */
 async function tail(
   gw: TestGateway,
   severity: 'high' | undefined,
@@ -68,18 +75,41 @@ async function tail(
 ) {
   const lines: Record<string, unknown>[] = [];
   const controller = new AbortController();
-  const done = eventsTailCommand(
-    cliConfig(gw),
-    { severity },
-    (line) => lines.push(JSON.parse(line)),
-    controller.signal,
-  );
-  await sleep(300);
-  await act();
-  for (let i = 0; i < 60 && lines.length < expected; i++) await sleep(100);
-  await sleep(200);
-  controller.abort();
-  await done;
+  const probe = gw.running.compiled.config.store.kind === 'redis' ? new Redis(redis.url) : undefined;
+  const blocked = async () =>
+    ((await probe!.client('LIST')) as string)
+      .split('\n')
+      .some((client) => client.includes(' flags=b ') && client.includes(' cmd=xread '));
+  let asked = 0;
+  const count = (req: IncomingMessage) => {
+    if (req.url?.startsWith('/events')) asked += 1;
+  };
+  gw.running.admin.server.on('request', count);
+  try {
+    const done = eventsTailCommand(
+      cliConfig(gw),
+      { severity },
+      (line) => lines.push(JSON.parse(line)),
+      controller.signal,
+    );
+    await waitFor(probe ? blocked : () => asked >= 2, { timeoutMs: 5000, message: 'the tail to follow' });
+    await act();
+    if (probe) {
+      await gw.running.observability.stream!.flush();
+      await waitFor(blocked, { timeoutMs: 6000, message: 'the tail to read the stream to its end' });
+    } else {
+      await waitFor(() => lines.length >= expected, {
+        timeoutMs: 6000,
+        intervalMs: 20,
+        message: () => `${expected} lines, got ${JSON.stringify(lines)}`,
+      });
+    }
+    controller.abort();
+    await done;
+  } finally {
+    gw.running.admin.server.off('request', count);
+    probe?.disconnect();
+  }
   return lines;
 }
 

@@ -22,6 +22,7 @@ import {
 } from '../helpers/gateway-fixture.js';
 import { get } from '../helpers/http.js';
 import { startIdpStub } from '../helpers/idp-stub.js';
+import { waitFor } from '../helpers/poll.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -198,7 +199,7 @@ describe('a good file', () => {
     const received = upstream.received.length;
     // The token route is gone from the next file; this request already passed it.
     const slow = get(`${gw.url}/api/token/slow?ms=800`, token);
-    while (upstream.received.length === received) await sleep(5);
+    await waitFor(() => upstream.received.length > received, { message: 'the slow request upstream' });
     writeConfig(gw, nextConfig(gw.dir));
     const outcome = await gw.running.reload('test');
     assert.equal(outcome.applied, true);
@@ -408,8 +409,8 @@ describe('triggers', () => {
     const next = nextConfig(gw.dir, { reload: { watch: true } });
     writeFileSync(join(gw.dir, 'gateway.yaml.tmp'), stringify(next));
     renameSync(join(gw.dir, 'gateway.yaml.tmp'), join(gw.dir, 'gateway.yaml'));
-    const deadline = Date.now() + 5000;
-    while (gw.running.runtime.current.generation === 1 && Date.now() < deadline) await sleep(20);
+    const generation = () => gw.running.runtime.current.generation;
+    await waitFor(() => generation() !== 1, { timeoutMs: 5000, message: 'the reload of the saved file' });
     assert.equal(gw.running.runtime.current.generation, 2);
     assert.equal(await verdict(`${gw.url}/api/calendar/x`, token), '200');
     const reloaded = gw.logs.lines.filter((l) => l.event === 'config.reloaded');
@@ -420,8 +421,10 @@ describe('triggers', () => {
 
     // reload.watch: false in the file stops the watch it came through.
     writeConfig(gw, nextConfig(gw.dir, { reload: { watch: false } }));
-    while (gw.running.runtime.current.generation === 2 && Date.now() < deadline + 5000) await sleep(20);
+    await waitFor(() => generation() !== 2, { timeoutMs: 5000, message: 'the reload that stops the watch' });
     writeConfig(gw, baseConfig(gw.dir, { reload: { watch: false } }));
+    // Nothing to poll for when nothing may happen: wait out the watch's settle and debounce
+    // (30 + 200 ms) with room to spare, then look.
     await sleep(600);
     assert.equal(gw.running.runtime.current.generation, 3, 'no reload once watching is off');
   });

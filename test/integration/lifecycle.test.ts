@@ -4,7 +4,6 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import {
   enterpriseClaims,
@@ -15,6 +14,7 @@ import {
   tempDir,
 } from '../helpers/gateway-fixture.js';
 import { get } from '../helpers/http.js';
+import { waitFor } from '../helpers/poll.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let upstream: Upstream;
@@ -86,17 +86,34 @@ test('SIGTERM: readiness off first, the in-flight request completes, new clients
 
   const received = upstream.received.length;
   const slow = get(`${gw.proxyUrl}/api/mail/slow?ms=1500`, token);
-  while (upstream.received.length === received) await sleep(10);
+  await waitFor(() => upstream.received.length > received, { message: 'the slow request upstream' });
 
   const signalledAt = Date.now();
   gw.child.kill('SIGTERM');
-  await sleep(50);
-  const readyz = await fetch(`${gw.adminUrl}/readyz`);
+  // Within readinessGraceSeconds (0.3 s), while the listener still accepts.
+  let readyz = await fetch(`${gw.adminUrl}/readyz`);
+  await waitFor(
+    async () => {
+      if (readyz.status === 200) readyz = await fetch(`${gw.adminUrl}/readyz`);
+      return readyz.status !== 200;
+    },
+    { timeoutMs: 250, message: 'readiness to turn off' },
+  );
   assert.equal(readyz.status, 503, 'readiness turns off first');
   assert.deepEqual(((await readyz.json()) as { problems: string[] }).problems, ['draining']);
-  await sleep(500); // past readinessGraceSeconds: the listener has stopped accepting
-  const late = await freshRequest(`${gw.proxyUrl}/api/mail/messages`);
-  assert.ok(late === 'ECONNREFUSED' || late === 503, `a new client got ${late}`);
+  // Past readinessGraceSeconds the listener stops accepting.
+  let late: number | string | undefined;
+  await waitFor(
+    async () => {
+      late = await freshRequest(`${gw.proxyUrl}/api/mail/messages`);
+      return late === 'ECONNREFUSED' || late === 503;
+    },
+    {
+      timeoutMs: 500,
+      intervalMs: 20,
+      message: () => `a new client to be turned away (the last got ${late})`,
+    },
+  );
   assert.equal(
     (await fetch(`${gw.adminUrl}/readyz`)).status,
     503,
@@ -143,7 +160,12 @@ test('an event loop lagging past the bound answers 503 with Retry-After, and rec
     assert.ok(shed !== undefined, 'no request was shed under load');
     assert.equal(shed.headers.get('retry-after'), '3');
     assert.deepEqual(shed.body, { error: 'unavailable', reason: 'overloaded' });
-    await sleep(1200);
+    // The guard samples every 500 ms: the next sample or the one after sees the loop idle again.
+    await waitFor(async () => (await get(`${gw.url}/api/mail/messages`, token)).status === 200, {
+      timeoutMs: 3000,
+      intervalMs: 50,
+      message: 'the gateway to serve again',
+    });
     assert.equal((await get(`${gw.url}/api/mail/messages`, token)).status, 200);
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /provgate_overload_rejections_total [1-9]/);
