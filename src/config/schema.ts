@@ -252,6 +252,107 @@ const protectionSchema = z.strictObject({
   shareIntervalMilliseconds: z.number().int().min(10).max(5000).default(100),
 });
 
+// signals: the Shared Signals receiver (SSF 1.0, CAEP, RISC). Transmitters push or are polled for
+// Security Event Tokens, each verified under that transmitter's own key set only, and turned into
+// revocations (src/signals/). Off when omitted.
+const setHeaderValue = z.string().min(16, 'must be at least 16 characters (a secret)');
+const transmitterSchema = z
+  .strictObject({
+    /** The SETs' `iss`, exactly; also the `issuer` a discovery document must name. */
+    issuer: z.string().min(1),
+    /** The transmitter's own keys: `discovery` is its /.well-known/ssf-configuration. */
+    keys: keySourceSchema,
+    algorithms: z.array(algorithm).min(1).default(['RS256', 'PS256', 'ES256']),
+    /** The SET's `aud` must contain one of these. */
+    audience: stringOrList,
+    /** Issuer ids whose tokens this transmitter's events govern. */
+    subjects: z.array(id).min(1),
+    delivery: z.enum(['push', 'poll']).default('push'),
+    /** Push: the exact Authorization header the transmitter sends (SSF 6.1.1 authorization_header). */
+    authorization: setHeaderValue.optional(),
+    /** Poll (RFC 8936): the transmitter's endpoint and how this receiver calls it. */
+    poll: z
+      .strictObject({
+        url: keyUrl,
+        /** Sent as the Authorization header of every poll request. */
+        authorization: z.string().min(1).optional(),
+        maxEvents: z.number().int().min(1).max(1000).default(100),
+        /** Pause between two polls that found nothing. */
+        intervalSeconds: z.number().min(0.05).max(3600).default(5),
+        timeoutSeconds: z.number().positive().max(120).default(10),
+        /** Longest wait after repeated poll errors (the wait doubles from intervalSeconds). */
+        maxBackoffSeconds: z.number().min(1).max(3600).default(300),
+      })
+      .optional(),
+    /** A SET whose `iat` is older than this is refused; also how long a SET's jti is remembered. */
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .default(86_400),
+    /** Tolerance for an `iat` (or `event_timestamp`) ahead of this clock. */
+    clockSkewSeconds: z.number().int().min(0).max(3600).default(60),
+    /** Google RISC style: `subject_type` for `format`, and the subject inside the event. */
+    legacySubjectType: z.boolean().default(false),
+    /** While the stream is paused or disabled: keep serving, or refuse old tokens of `subjects`. */
+    onStreamDown: z.enum(['serve', 'fail-closed']).default('serve'),
+    /** With fail-closed: governed tokens issued longer ago than this are refused while the stream is down. */
+    maxTokenAgeSeconds: z.number().int().min(1).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.delivery === 'poll' && t.poll === undefined)
+      ctx.addIssue({ code: 'custom', path: ['poll'], message: 'required when delivery is poll' });
+    if (t.delivery === 'push' && t.poll !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['poll'], message: 'applies only to delivery poll' });
+    if (t.delivery === 'poll' && t.authorization !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['authorization'], message: 'applies only to delivery push' });
+    if (t.onStreamDown === 'fail-closed' && t.maxTokenAgeSeconds === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxTokenAgeSeconds'],
+        message: 'required with onStreamDown fail-closed',
+      });
+  });
+
+/** `HIGH`, `[HIGH, MEDIUM]` or `{ values: [...], routes: [...] }`; routes default to every route. */
+const blockRuleSchema = z
+  .union([
+    z.string().min(1),
+    z.array(z.string().min(1)).min(1),
+    z.strictObject({ values: z.array(z.string().min(1)).min(1), routes: z.array(id).min(1).optional() }),
+  ])
+  .transform((rule) =>
+    typeof rule === 'string'
+      ? { values: [rule], routes: undefined }
+      : Array.isArray(rule)
+        ? { values: rule, routes: undefined }
+        : { values: rule.values, routes: rule.routes },
+  );
+
+const signalsSchema = z.strictObject({
+  /** Where transmitters push (RFC 8935), on the proxy listener: an identity provider must reach it. */
+  push: z
+    .strictObject({
+      path: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be an absolute path')
+        .default('/ssf/events'),
+    })
+    .prefault({}),
+  transmitters: z
+    .record(id, transmitterSchema)
+    .refine((m) => Object.keys(m).length > 0, 'at least one transmitter is required'),
+  /** CAEP changes that block the subject's tokens: risk-level-change matches current_level, device-compliance-change current_status, assurance-level-change change_direction or current_level. */
+  blockOn: z
+    .strictObject({
+      'risk-level-change': blockRuleSchema.optional(),
+      'device-compliance-change': blockRuleSchema.optional(),
+      'assurance-level-change': blockRuleSchema.optional(),
+    })
+    .default({}),
+});
+
 export const configSchema = z.strictObject({
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
   /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
@@ -273,6 +374,8 @@ export const configSchema = z.strictObject({
   store: storeSchema.prefault({}),
   /** Off when omitted: no per-request cost at all. */
   protection: protectionSchema.optional(),
+  /** Shared Signals receiver; off when omitted. */
+  signals: signalsSchema.optional(),
   verification: z
     .strictObject({
       maxTokenBytes: z.number().int().min(256).max(65536).default(16384),
@@ -325,5 +428,7 @@ export type RouteConfig = Config['routes'][number];
 export type RevocationsConfig = Config['revocations'];
 export type StoreConfig = Config['store'];
 export type ProtectionConfig = NonNullable<Config['protection']>;
+export type SignalsConfig = NonNullable<Config['signals']>;
+export type TransmitterConfig = SignalsConfig['transmitters'][string];
 /** `monitor` reports what a protection rule would refuse; `enforce` refuses it. */
 export type ProtectionMode = z.infer<typeof protectionMode>;

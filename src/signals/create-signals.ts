@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { IssuerRegistry } from '../keys/issuer-registry.js';
+import type { SecurityEvents } from '../observability/security-events.js';
+import type { RevocationService } from '../revocation/revocation-service.js';
+import type { FamilyLink } from '../store/family-link.js';
+import type { CompiledSignals } from './compile-signals.js';
+import { MemorySignalStore } from './memory-signal-store.js';
+import { RedisSignalStore } from './redis-signal-store.js';
+import { SignalReceiver } from './signal-receiver.js';
+import type { SignalStore } from './signal-store.js';
+
+export interface SignalsDeps {
+  readonly config: Config;
+  readonly revocations: RevocationService;
+  readonly logger: Logger;
+  readonly events: SecurityEvents;
+  readonly clock: () => number;
+  readonly tokenIssuers: () => IssuerRegistry;
+  /** The signal family on the process's Redis link; required with store.kind redis. */
+  readonly family?: FamilyLink | undefined;
+}
+
+/** The receiver of a compiled `signals:` section, on the same kind of store as revocations. */
+export function createSignalReceiver(signals: CompiledSignals, deps: SignalsDeps): SignalReceiver {
+  return new SignalReceiver({
+    signals,
+    revocations: deps.revocations,
+    store: createSignalStore(deps.config, deps.clock, deps.family),
+    logger: deps.logger,
+    events: deps.events,
+    clock: deps.clock,
+    tokenIssuers: deps.tokenIssuers,
+    resyncSeconds: deps.config.store.resyncSeconds,
+  });
+}
+
+export function createSignalStore(
+  config: Config,
+  clock: () => number,
+  family: FamilyLink | undefined,
+): SignalStore {
+  if (config.store.kind === 'memory') return new MemorySignalStore(clock);
+  if (family === undefined) throw new Error('the Redis signal store needs a family of the Redis link');
+  const store = new RedisSignalStore(family, config.store.prefix);
+  store.follow();
+  return store;
+}
