@@ -113,6 +113,7 @@ export class SignalReceiver {
     this.deps.signals.keySets.stop();
     await Promise.allSettled(this.inFlight.values());
     await this.refreshing;
+    await this.deps.store.close();
   }
 
   /**
