@@ -354,7 +354,17 @@ const signalsSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+      /**
+       * More request headers than this is 431 too_many_headers, before any token work. Below
+       * Node's own silent truncation (about 1,000), so a crowded request is always counted whole.
+       */
+      maxRequestHeaders: z.number().int().min(16).max(1000).default(100),
+    })
+    .prefault({}),
   /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
   workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   admin: z
@@ -399,6 +409,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       recent: z.number().int().min(10).max(100_000).default(1000),
       streamMaxLength: z.number().int().min(100).default(100_000),
+      /** Approximate cap of the stream's Redis memory: entries are trimmed by weight, not only count. */
+      streamMaxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(64 * 1024 * 1024),
     })
     .prefault({}),
   lifecycle: z

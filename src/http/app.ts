@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { RequestStats } from '../observability/request-stats.js';
 import { SecurityEvents } from '../observability/security-events.js';
 import { createAuthHook } from './auth-hook.js';
+import { installHeaderLimit } from './header-limit.js';
 import { installOverloadGuard } from './overload-guard.js';
 import './fastify-augment.js';
 import { registerProxyRoute } from '../proxy/proxy-route.js';
@@ -61,6 +62,7 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     onReject: deps.stats === undefined ? undefined : () => (deps.stats!.overloadRejections += 1),
   });
   if (deps.stats !== undefined) app.addHook('onResponse', deps.stats.onResponse);
+  installHeaderLimit(app, config.listen.maxRequestHeaders, events);
   app.addHook(
     'onRequest',
     createAuthHook({

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { SecurityEventRecord } from './security-events.js';
+import type { AnomalyEvent, RefusalEvent, SecurityEventRecord } from './security-events.js';
+import { StreamBudget } from './stream-budget.js';
 
 /** The stream every instance appends to; the hash tag keeps it in one Redis Cluster slot. */
 export function eventStreamKey(prefix: string): string {
@@ -12,6 +13,10 @@ export interface EventStreamOptions {
   readonly key: string;
   /** Approximate cap (XADD MAXLEN ~): Redis trims whole macro nodes, so it may hold a little more. */
   readonly maxLength: number;
+  /** Approximate cap in bytes of Redis memory (see StreamBudget); lowers the entry cap as needed. */
+  readonly maxBytes: number;
+  /** How often the stream's real size is measured (MEMORY USAGE) and trimmed if over maxBytes. */
+  readonly measureMs?: number;
   readonly flushMs?: number;
   /** Events kept while Redis is away; past it new events are dropped and counted. */
   readonly maxBuffered?: number;
@@ -34,6 +39,10 @@ export class RedisEventStream {
   private readonly maxBuffered: number;
   private readonly batchSize: number;
   private warned = false;
+  private readonly budget: StreamBudget;
+  private readonly measureMs: number;
+  private nextMeasureAt = 0;
+  private writtenSinceMeasure = 0;
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -42,6 +51,8 @@ export class RedisEventStream {
   ) {
     this.maxBuffered = options.maxBuffered ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
+    this.budget = new StreamBudget(options.maxBytes, options.maxLength);
+    this.measureMs = options.measureMs ?? 10_000;
     this.timer = setInterval(() => void this.flush(), options.flushMs ?? 100);
     this.timer.unref();
     this.client.on('error', () => {});
@@ -71,22 +82,32 @@ export class RedisEventStream {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.batchSize);
       const pipeline = this.client.pipeline();
-      const { key, maxLength } = this.options;
+      const { key } = this.options;
       for (const { event, time } of batch) {
+        const kind =
+          event.event === 'auth.refused' ? (event as RefusalEvent).reason : (event as AnomalyEvent).rule;
+        const data = JSON.stringify({
+          ...event,
+          time: new Date(time).toISOString(),
+          instance: this.instance,
+        });
+        this.budget.observe(
+          Buffer.byteLength(data) + event.event.length + event.severity.length + kind.length,
+        );
         pipeline.xadd(
           key,
           'MAXLEN',
           '~',
-          maxLength,
+          this.budget.maxEntries,
           '*',
           'event',
           event.event,
           'severity',
           event.severity,
           'kind',
-          event.event === 'auth.refused' ? event.reason : event.rule,
+          kind,
           'data',
-          JSON.stringify({ ...event, time: new Date(time).toISOString(), instance: this.instance }),
+          data,
         );
       }
       let failed = batch.length;
@@ -101,6 +122,7 @@ export class RedisEventStream {
       this.written += batch.length - failed;
       if (failed === 0) {
         this.warned = false;
+        await this.measureWhenDue(batch.length);
         continue;
       }
       // Keep what fits for the next attempt; the rest is counted as dropped.
@@ -116,6 +138,48 @@ export class RedisEventStream {
         );
       }
       return;
+    }
+  }
+
+  /**
+   * Every instance's entries and Redis' own overhead count against the budget, which no single
+   * writer sees: every `measureMs`, and after every quarter of the stream's length written, the
+   * stream is weighed and trimmed to fit. A Redis that refuses
+   * MEMORY (renamed in some managed services) leaves the per-entry estimate alone in charge.
+   */
+  private async measureWhenDue(written: number): Promise<void> {
+    this.writtenSinceMeasure += written;
+    const now = Date.now();
+    // Also after a quarter of the stream was written anew: a flood must not wait for the clock.
+    const refilled = this.writtenSinceMeasure >= Math.max(100, this.budget.maxEntries / 4);
+    if (now < this.nextMeasureAt && !refilled) return;
+    this.nextMeasureAt = now + this.measureMs;
+    this.writtenSinceMeasure = 0;
+    await this.measure();
+  }
+
+  /**
+   * Weighs the stream now and trims it to the byte budget if it is over. SAMPLES 0 weighs every
+   * node (one length read each: about a millisecond for 100,000 entries); the default sample
+   * reads only the oldest nodes, which say nothing about heavy entries written since. Trimming
+   * by count removes the oldest entries, which may be lighter than the rest: weigh again, a few
+   * times at most.
+   */
+  async measure(): Promise<void> {
+    const { key } = this.options;
+    try {
+      for (let pass = 0; pass < 4; pass++) {
+        const usage = Number(await this.client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+        const length = await this.client.xlen(key);
+        const trimTo = this.budget.measure(usage, length);
+        if (trimTo === undefined) return;
+        await this.client.xtrim(key, 'MAXLEN', trimTo);
+      }
+    } catch (err) {
+      this.logger.debug(
+        { event: 'events.stream_measure_failed', err: (err as Error).message },
+        'security event stream: MEMORY USAGE failed',
+      );
     }
   }
 }

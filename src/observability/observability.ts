@@ -33,7 +33,11 @@ export function createObservability(
     config.store.kind === 'redis'
       ? new RedisEventStream(
           connect(config.store),
-          { key: eventStreamKey(config.store.prefix), maxLength: config.events.streamMaxLength },
+          {
+            key: eventStreamKey(config.store.prefix),
+            maxLength: config.events.streamMaxLength,
+            maxBytes: config.events.streamMaxBytes,
+          },
           logger,
         )
       : undefined;

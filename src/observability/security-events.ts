@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { FailureDetail } from '../verify/auth-failure.js';
 import type { Reason, Severity } from '../verify/reasons.js';
+import { boundStrings } from './bound-text.js';
 
 /** The fields of a FailureDetail that name the refused token in its event, each one present. */
 type TokenFieldName =
@@ -67,11 +68,17 @@ export class SecurityEvents {
   }
 
   /** Hands an anomaly to the listeners; its log line is written where the rule fired. */
-  anomaly(event: AnomalyEvent): void {
+  anomaly(anomaly: AnomalyEvent): void {
+    const event = boundStrings(anomaly);
     for (const listener of this.anomalyListeners) listener(event);
   }
 
-  refused(event: RefusalEvent): void {
+  /**
+   * Logs the refusal and hands it on. Every text field is bounded first (kid, iss, sub, jti and
+   * the path are the client's to choose), so the log, the ring and the stream get the same event.
+   */
+  refused(refusal: RefusalEvent): void {
+    const event = boundStrings(refusal);
     const message = describe(event);
     if (event.severity === 'critical') this.logger.error(event, message);
     else if (event.severity === 'high') this.logger.warn(event, message);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ProtectionMode } from '../config/schema.js';
+import { boundStrings } from '../observability/bound-text.js';
 import type { AnomalyEvent } from '../observability/security-events.js';
 import type { Severity } from '../verify/reasons.js';
 import type { BlockRecord, BlockRule } from './block-record.js';
@@ -36,7 +37,8 @@ const SEVERITY: Record<AnomalyRule, Severity> = {
 /** Writes the anomaly's one log line and returns it as the security event stream carries it. */
 export function logAnomaly(logger: Logger, anomaly: Anomaly, block?: BlockRecord): AnomalyEvent {
   const action = block === undefined ? 'flagged' : 'blocked';
-  const event: AnomalyEvent = {
+  // The subject is the token's `sub`: bounded like every token-derived field of an event.
+  const event: AnomalyEvent = boundStrings({
     event: 'anomaly',
     severity: SEVERITY[anomaly.rule],
     action,
@@ -45,7 +47,7 @@ export function logAnomaly(logger: Logger, anomaly: Anomaly, block?: BlockRecord
     ...(block === undefined
       ? {}
       : { blockId: block.id, blocked: block.target, until: new Date(block.expiresAt).toISOString() }),
-  };
+  });
   const what = block === undefined ? 'flagged (monitor: nothing refused)' : `blocked ${block.target}`;
   if (event.severity === 'critical') logger.error(event, `anomaly ${anomaly.rule}: ${what}`);
   else logger.warn(event, `anomaly ${anomaly.rule}: ${what}`);

@@ -3,30 +3,69 @@ import type { CompiledRoute } from '../config/compile-routes.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 
 /**
- * The headers the upstream receives: the client's own x-auth-* are removed first, so an
- * upstream can trust every x-auth-* it sees; an identity header is absent when its claim is.
+ * The headers the upstream receives, as a new object: the verified identity first, then the
+ * client's headers without any that an upstream could read as an identity header. An identity
+ * header is absent when its claim is, so an upstream can trust every x-auth-* it sees.
+ *
+ * First, because a server keeps only its first so many headers (Node about 1,000) and drops the
+ * rest without a word: appended last, the identity is what a crowded request would lose.
  */
 export function identityHeaders(
   headers: IncomingHttpHeaders,
   auth: VerifiedToken | null,
   route: CompiledRoute | null,
 ): IncomingHttpHeaders {
-  for (const name in headers) {
-    if (name.length > 7 && name.startsWith('x-auth-')) delete headers[name];
+  const out: IncomingHttpHeaders = {};
+  if (auth !== null) {
+    const pairs: string[] = [];
+    pushIdentityHeaders(pairs, auth);
+    for (let i = 0; i < pairs.length; i += 2) out[pairs[i]!] = pairs[i + 1];
   }
-  if (route !== null && !route.forwardToken) delete headers.authorization;
-  if (auth === null) return headers;
+  const dropAuthorization = route !== null && !route.forwardToken;
+  for (const name in headers) {
+    if (isIdentityHeaderName(name) || (dropAuthorization && name === 'authorization')) continue;
+    out[name] = headers[name];
+  }
+  return out;
+}
+
+/** The identity headers of `auth`, appended to a flat name/value list (undici's header form). */
+export function pushIdentityHeaders(out: string[], auth: VerifiedToken): void {
   const { claims } = auth;
-  headers['x-auth-issuer'] = auth.issuer.id;
-  if (claims.sub !== undefined) headers['x-auth-subject'] = headerValue(claims.sub);
-  if (claims.tid !== undefined) headers['x-auth-tenant'] = headerValue(claims.tid);
-  if (claims.jti !== undefined) headers['x-auth-token-id'] = headerValue(claims.jti);
+  out.push('x-auth-issuer', auth.issuer.id);
+  if (claims.sub !== undefined) out.push('x-auth-subject', headerValue(claims.sub));
+  if (claims.tid !== undefined) out.push('x-auth-tenant', headerValue(claims.tid));
+  if (claims.jti !== undefined) out.push('x-auth-token-id', headerValue(claims.jti));
   if (auth.scopes.size > 0) {
     let scopes = '';
     for (const scope of auth.scopes) scopes += (scopes === '' ? '' : ' ') + headerValue(scope);
-    headers['x-auth-scopes'] = scopes;
+    out.push('x-auth-scopes', scopes);
   }
-  return headers;
+}
+
+const DASH = 0x2d;
+const UNDERSCORE = 0x5f;
+const LOWER = 0x20;
+
+/**
+ * Whether an upstream could read `name` as an x-auth-* header. Rack, WSGI and PHP turn headers
+ * into CGI variables (HTTP_X_AUTH_TENANT), where `X_Auth_Tenant` and `x-auth-tenant` are one
+ * name: every spelling goes, in any case, not only the dashed one. No allocation: it runs for
+ * every header of every request.
+ */
+export function isIdentityHeaderName(name: string): boolean {
+  if (name.length < 7) return false;
+  const sep1 = name.charCodeAt(1);
+  const sep2 = name.charCodeAt(6);
+  return (
+    (name.charCodeAt(0) | LOWER) === 0x78 && // x
+    (sep1 === DASH || sep1 === UNDERSCORE) &&
+    (name.charCodeAt(2) | LOWER) === 0x61 && // a
+    (name.charCodeAt(3) | LOWER) === 0x75 && // u
+    (name.charCodeAt(4) | LOWER) === 0x74 && // t
+    (name.charCodeAt(5) | LOWER) === 0x68 && // h
+    (sep2 === DASH || sep2 === UNDERSCORE)
+  );
 }
 
 // Visible ASCII except '%': such a value goes out as it is, so the common case costs one test.

@@ -4,11 +4,12 @@
 export type Severity = 'critical' | 'high' | 'low';
 
 interface ReasonSpec {
-  readonly status: 401 | 403 | 404 | 429 | 502 | 503 | 504;
+  readonly status: 401 | 403 | 404 | 429 | 431 | 502 | 503 | 504;
   /** OAuth error code for WWW-Authenticate and the body; undefined for non-token refusals. */
   readonly error:
     | 'invalid_token'
     | 'insufficient_scope'
+    | 'invalid_request'
     | 'forbidden'
     | 'not_found'
     | 'rate_limited'
@@ -48,6 +49,7 @@ export const REASONS = {
   blocked_network: { status: 403, error: 'forbidden', severity: 'low' },
   blocked_source: { status: 403, error: 'forbidden', severity: 'high' },
   rate_limited: { status: 429, error: 'rate_limited', severity: 'low' },
+  too_many_headers: { status: 431, error: 'invalid_request', severity: 'low' },
   keys_unavailable: { status: 503, error: 'unavailable', severity: 'high' },
   revocation_state_stale: { status: 503, error: 'unavailable', severity: 'high' },
   overloaded: { status: 503, error: 'unavailable', severity: 'low' },

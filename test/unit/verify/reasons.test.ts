@@ -42,6 +42,7 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
   ],
   403: ['insufficient_scope', 'blocked_network', 'blocked_source'],
   429: ['rate_limited'],
+  431: ['too_many_headers'],
   503: ['keys_unavailable', 'revocation_state_stale', 'overloaded'],
   404: ['no_route'],
   502: ['upstream_unavailable'],
