@@ -29,7 +29,7 @@ export function identityHeaders(
   return out;
 }
 
-/** The identity headers of `auth`, appended to a flat name/value list (undici's header form). */
+/** The identity headers as name/value pairs appended to `out`, undici's flat header list. */
 export function pushIdentityHeaders(out: string[], auth: VerifiedToken): void {
   const { claims } = auth;
   out.push('x-auth-issuer', auth.issuer.id);
