@@ -2,7 +2,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { waitFor } from './poll.js';
@@ -148,23 +147,17 @@ function flagsOf(view: string, port: number): string[] {
   return line?.split(' ')[2]?.split(',') ?? [];
 }
 
-async function waitPing(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await run('redis-cli', ['-p', String(port), 'ping']);
-      return;
-    } catch {
-      await sleep(50);
-    }
-  }
-  throw new Error(`redis-server on ${port} did not start`);
+function waitPing(port: number): Promise<number> {
+  const answers = () =>
+    run('redis-cli', ['-p', String(port), 'ping']).then(
+      () => true,
+      () => false,
+    );
+  return waitFor(answers, { timeoutMs: 5000, intervalMs: 50, message: `redis-server on ${port}` });
 }
 
-async function waitClusterOk(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
-    if (stdout.includes('cluster_state:ok')) return;
-    await sleep(100);
-  }
-  throw new Error(`cluster not ok on ${port}`);
+function waitClusterOk(port: number): Promise<number> {
+  const ok = async () =>
+    (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout.includes('cluster_state:ok');
+  return waitFor(ok, { timeoutMs: 10_000, intervalMs: 100, message: `cluster_state:ok on ${port}` });
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { waitFor } from './poll.js';
 
 export interface TestRedis {
   readonly url: string;
@@ -80,18 +80,18 @@ export async function startRedis(): Promise<TestRedis> {
       retryStrategy: () => null,
     });
     probe.on('error', () => {});
-    for (let i = 0; i < 100; i++) {
+    const answers = async () => {
       try {
         await probe.connect();
         await probe.ping();
-        probe.disconnect();
-        return;
+        return true;
       } catch {
+        return false;
+      } finally {
         probe.disconnect();
-        await sleep(50);
       }
-    }
-    throw new Error(`redis-server did not start on port ${port}`);
+    };
+    await waitFor(answers, { timeoutMs: 5000, intervalMs: 20, message: `redis-server on port ${port}` });
   };
 
   const stop = async (hard = false) => {
