@@ -21,8 +21,8 @@ export interface Readiness {
   };
 }
 
-/** The gateway's `/readyz` on its admin listener. */
-export async function readiness(gw: TestGateway): Promise<Readiness> {
+/** The gateway's `/readyz` on its admin listener (a TestGateway, or a gateway process's URLs). */
+export async function readiness(gw: Pick<TestGateway, 'adminUrl'>): Promise<Readiness> {
   const res = await get(`${gw.adminUrl}/readyz`);
   return { status: res.status, body: res.body as Readiness['body'] };
 }

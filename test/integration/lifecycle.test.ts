@@ -15,6 +15,7 @@ import {
 } from '../helpers/gateway-fixture.js';
 import { get } from '../helpers/http.js';
 import { waitFor } from '../helpers/poll.js';
+import { readiness } from '../helpers/readiness.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let upstream: Upstream;
@@ -82,7 +83,7 @@ test('SIGTERM: readiness off first, the in-flight request completes, new clients
   writeFileSync(path, stringify(config));
   const gw = await startCli(path);
   const token = await sign(ring.enterprise, enterpriseClaims());
-  assert.equal((await fetch(`${gw.adminUrl}/readyz`)).status, 200);
+  assert.equal((await readiness(gw)).status, 200);
 
   const received = upstream.received.length;
   const slow = get(`${gw.proxyUrl}/api/mail/slow?ms=1500`, token);
@@ -91,16 +92,16 @@ test('SIGTERM: readiness off first, the in-flight request completes, new clients
   const signalledAt = Date.now();
   gw.child.kill('SIGTERM');
   // Within readinessGraceSeconds (0.3 s), while the listener still accepts.
-  let readyz = await fetch(`${gw.adminUrl}/readyz`);
+  let ready = await readiness(gw);
   await waitFor(
     async () => {
-      if (readyz.status === 200) readyz = await fetch(`${gw.adminUrl}/readyz`);
-      return readyz.status !== 200;
+      if (ready.status === 200) ready = await readiness(gw);
+      return ready.status !== 200;
     },
     { timeoutMs: 250, message: 'readiness to turn off' },
   );
-  assert.equal(readyz.status, 503, 'readiness turns off first');
-  assert.deepEqual(((await readyz.json()) as { problems: string[] }).problems, ['draining']);
+  assert.equal(ready.status, 503, 'readiness turns off first');
+  assert.deepEqual(ready.body.problems, ['draining']);
   // Past readinessGraceSeconds the listener stops accepting.
   let late: number | string | undefined;
   await waitFor(
@@ -114,11 +115,7 @@ test('SIGTERM: readiness off first, the in-flight request completes, new clients
       message: () => `a new client to be turned away (the last got ${late})`,
     },
   );
-  assert.equal(
-    (await fetch(`${gw.adminUrl}/readyz`)).status,
-    503,
-    'still draining while the slow request runs',
-  );
+  assert.equal((await readiness(gw)).status, 503, 'still draining while the slow request runs');
 
   const res = await slow;
   assert.equal(res.status, 200, 'the in-flight request completes');

@@ -11,6 +11,7 @@ import {
 } from '../helpers/gateway-fixture.js';
 import { closeClients, get, getFrom, loopback } from '../helpers/http.js';
 import { waitFor } from '../helpers/poll.js';
+import { readiness } from '../helpers/readiness.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -140,8 +141,8 @@ test('the master of the {rev} slot dies: both serve from their mirrors, new revo
     // A failed write, or the next version check (store.resyncSeconds, 5 s here), finds the slot
     // gone: degraded, still in the balancer (serve-stale), and fail-closed would count from here.
     await within(gw === a ? 1000 : 6500, 'readiness says degraded', async () => {
-      const readyz = await get(`${gw.adminUrl}/readyz`);
-      return readyz.status === 200 && readyz.body.status === 'degraded';
+      const ready = await readiness(gw);
+      return ready.status === 200 && ready.body.status === 'degraded';
     });
   }
 });
