@@ -19,8 +19,12 @@ import { tokenFingerprint } from '../verify/fingerprint.js';
 import { REASONS, severityOf } from '../verify/reasons.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 
+/** What the steps read of a configuration generation. */
+export type PipelineRuntime = Pick<GatewayRuntime, 'matcher' | 'verifier' | 'protection'>;
+
 export interface PipelineDeps {
-  readonly revocations: RevocationService;
+  /** Staleness and the mirror: the revocation service's request-path side. */
+  readonly revocations: Pick<RevocationService, 'isStale' | 'mirror'>;
   readonly events: SecurityEvents;
   readonly clock: () => number;
   /** Fixed for the life of the listener: it sizes Node's header limit (see app.ts). */
@@ -76,7 +80,7 @@ export class Authorization {
  * allocation of its own on the accepted path.
  */
 export function authorize(
-  runtime: GatewayRuntime,
+  runtime: PipelineRuntime,
   deps: PipelineDeps,
   raw: IncomingMessage,
   url: string,
@@ -110,7 +114,7 @@ export function authorize(
  * with AuthFailure for a refusal; anything else is a bug.
  */
 export async function authorizeEventually(
-  runtime: GatewayRuntime,
+  runtime: PipelineRuntime & Pick<GatewayRuntime, 'authenticating'>,
   deps: PipelineDeps,
   raw: IncomingMessage,
   url: string,
@@ -182,7 +186,7 @@ function admitSource(protection: Protection | undefined, raw: IncomingMessage): 
 }
 
 /** Route: the request's path, unless it is ambiguous. */
-function routeFor(runtime: GatewayRuntime, url: string): CompiledRoute {
+function routeFor(runtime: PipelineRuntime, url: string): CompiledRoute {
   const path = routablePath(url);
   const route = path === undefined ? undefined : runtime.matcher.match(path);
   if (route === undefined) throw new AuthFailure('no_route');
@@ -190,13 +194,13 @@ function routeFor(runtime: GatewayRuntime, url: string): CompiledRoute {
 }
 
 /** Staleness: the revocation mirror may be too old to trust (`store.onUnavailable: fail-closed`). */
-function checkStaleness(revocations: RevocationService): void {
+function checkStaleness(revocations: PipelineDeps['revocations']): void {
   if (revocations.isStale()) throw new AuthFailure('revocation_state_stale');
 }
 
 /** Verification, timed for /metrics. */
 function verifyToken(
-  runtime: GatewayRuntime,
+  runtime: PipelineRuntime,
   deps: PipelineDeps,
   token: string,
   mayRefetch: boolean,
