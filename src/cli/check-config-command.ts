@@ -1,12 +1,12 @@
-import { loadConfigFile } from '../config/load-config.js';
 import { allKeySetsLoaded, describeKeySets } from '../keys/key-set-status.js';
-import { compileConfig } from '../runtime/compile-config.js';
+import { compileConfigFile } from '../runtime/compile-config.js';
 import { CliError } from './cli-error.js';
 
 /** Prints what the gateway would run with; throws ConfigError (every problem) when it would not start. */
 export async function checkConfigCommand(configPath: string, out: (line: string) => void): Promise<void> {
-  const { config, path } = loadConfigFile(configPath);
-  const compiled = await compileConfig(config, path);
+  // Every problem in one run: the schema's and those of loading key files, key sets and lists.
+  const compiled = await compileConfigFile(configPath);
+  const { config, path } = compiled;
   out(`config ${path}: ok`);
   out('issuers:');
   for (const issuer of compiled.registry.byId.values()) {

@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { loadConfigFile } from '../config/load-config.js';
+import { ConfigError } from '../config/config-error.js';
+import { type LoadedConfig, loadConfigFile } from '../config/load-config.js';
+import { withLoadProblems } from '../runtime/compile-config.js';
 import { startGateway } from '../server.js';
 
 /**
@@ -10,7 +12,7 @@ import { startGateway } from '../server.js';
  * blocks through the Redis store, and each reloads its own configuration.
  */
 export async function startCommand(configPath: string, drainSeconds: number): Promise<void> {
-  const { config } = loadConfigFile(configPath);
+  const { config } = await loadOrReportAll(configPath);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
   if (workers > 1 && cluster.isPrimary) {
     runPrimary(workers, drainSeconds);
@@ -36,6 +38,20 @@ export async function startCommand(configPath: string, drainSeconds: number): Pr
   process.on('SIGHUP', () => {
     if (!stopping) void running.reload('SIGHUP');
   });
+}
+
+/**
+ * The file's configuration; when its schema fails, the ConfigError (printed one line a problem by
+ * cli.ts, exit 1) also names the problems of its key files, key sets and deny lists, so that one
+ * start reports everything to fix. A file the schema accepts is fully compiled by startGateway,
+ * which reports every problem of its own.
+ */
+async function loadOrReportAll(configPath: string): Promise<LoadedConfig> {
+  try {
+    return loadConfigFile(configPath);
+  } catch (err) {
+    throw err instanceof ConfigError ? await withLoadProblems(err) : err;
+  }
 }
 
 function runPrimary(workers: number, drainSeconds: number): void {

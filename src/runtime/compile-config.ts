@@ -1,7 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { type CompiledRoute, compileRoutes } from '../config/compile-routes.js';
 import { ConfigError } from '../config/config-error.js';
-import type { Config } from '../config/schema.js';
+import { type LoadedConfig, loadConfigFile } from '../config/load-config.js';
+import type { Config, IssuerConfig } from '../config/schema.js';
 import { compileIssuerTemplate, type IssuerTemplate, isTemplated } from '../keys/issuer-matcher.js';
 import {
   type CompiledIssuer,
@@ -43,11 +44,58 @@ export async function compileConfig(
   const baseDir = dirname(resolve(configPath));
   const problems: string[] = [];
   const warnings: string[] = [];
+  const { registry, keySets } = await compileIssuers(
+    config.issuers,
+    baseDir,
+    options.clock ?? Date.now,
+    problems,
+    warnings,
+  );
+
+  const routes = compileRoutes(config, problems);
+  const protection = compileProtection(
+    config.protection,
+    baseDir,
+    routes.map((r) => r.name),
+    problems,
+  );
+  const ids = new Set(Object.keys(config.issuers));
+  for (const [kind, list] of Object.entries(config.revocations)) {
+    for (const [i, entry] of (list as { issuer: string }[]).entries()) {
+      if (!ids.has(entry.issuer))
+        problems.push(`revocations.${kind}.${i}.issuer: unknown issuer ${entry.issuer}`);
+    }
+  }
+  if (config.workers !== 1 && config.store.kind !== 'redis') {
+    // Worker processes share nothing in memory: a revocation or block taken by one must reach all.
+    problems.push(
+      'workers: more than one worker needs store.kind redis, so that revocations and blocks are shared',
+    );
+  }
+  if (config.store.kind === 'redis' && !config.store.url && !config.store.redisOptions) {
+    problems.push('store.url: required when store.kind is redis');
+  }
+  await loadRemoteKeySets(keySets, options, problems, warnings);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, registry, keySets, routes, protection, warnings };
+}
+
+/**
+ * The issuers of `defs`, key files loaded, and the manager of their key sets (remote sets not yet
+ * fetched). Pushes every problem, each with its path.
+ */
+async function compileIssuers(
+  defs: Readonly<Record<string, IssuerConfig>>,
+  baseDir: string,
+  clock: () => number,
+  problems: string[],
+  warnings: string[],
+): Promise<{ registry: IssuerRegistry; keySets: KeySetManager }> {
   const issuers: CompiledIssuer[] = [];
   const seenIss = new Map<string, string>();
   const files = new Map<string, string>();
 
-  for (const [id, def] of Object.entries(config.issuers)) {
+  for (const [id, def] of Object.entries(defs)) {
     const path = `issuers.${id}`;
     const previous = seenIss.get(def.issuer);
     if (previous !== undefined) problems.push(`${path}.issuer: same iss as issuers.${previous}`);
@@ -58,7 +106,7 @@ export async function compileConfig(
       if (typeof compiled === 'string') problems.push(`${path}.issuer: ${compiled}`);
       else template = compiled;
     }
-    // Remote sets start unloaded and are fetched below, once the rest of the config is sound.
+    // Remote sets start unloaded: loadRemoteKeySets fetches them, last.
     let keys: KeySet = UNLOADED_KEY_SET;
     if (def.keys.file !== undefined) {
       const file = resolve(baseDir, def.keys.file);
@@ -93,44 +141,66 @@ export async function compileConfig(
   }
   problems.push(...sharedKeyProblems(issuers));
   const registry = new IssuerRegistry(issuers);
-  const keySets = new KeySetManager(registry, options.clock ?? Date.now);
-  for (const [id, def] of Object.entries(config.issuers)) {
+  const keySets = new KeySetManager(registry, clock);
+  for (const [id, def] of Object.entries(defs)) {
     const file = files.get(id);
     if (file !== undefined) keySets.addFile(id, file);
     else keySets.addRemote(remoteRefresherOptions(id, def));
   }
 
-  const routes = compileRoutes(config, problems);
-  const protection = compileProtection(
-    config.protection,
-    baseDir,
-    routes.map((r) => r.name),
-    problems,
-  );
-  const ids = new Set(Object.keys(config.issuers));
-  for (const [kind, list] of Object.entries(config.revocations)) {
-    for (const [i, entry] of (list as { issuer: string }[]).entries()) {
-      if (!ids.has(entry.issuer))
-        problems.push(`revocations.${kind}.${i}.issuer: unknown issuer ${entry.issuer}`);
-    }
+  return { registry, keySets };
+}
+
+/**
+ * The first fetch of every remote key set, last: it is bounded by each source's time-out, and
+ * fetched even when other problems were found, so that one run reports them all (a discovery
+ * document naming another issuer, key material shared with another set).
+ */
+async function loadRemoteKeySets(
+  keySets: KeySetManager,
+  options: CompileOptions,
+  problems: string[],
+  warnings: string[],
+): Promise<void> {
+  if (!keySets.hasRemote || options.fetchKeys === false) return;
+  const initial = await keySets.loadInitial();
+  problems.push(...initial.problems);
+  warnings.push(...initial.warnings);
+}
+
+/**
+ * Loads and compiles a configuration file, reporting every problem in one ConfigError: those of
+ * the schema and, when the schema fails, those found loading what is valid in the file anyway
+ * (see withLoadProblems). What `start` and `check-config` run.
+ */
+export async function compileConfigFile(
+  file: string,
+  options: CompileOptions & { readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<CompiledConfig & { readonly path: string }> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfigFile(file, options.env);
+  } catch (err) {
+    throw err instanceof ConfigError ? await withLoadProblems(err, options) : err;
   }
-  if (config.workers !== 1 && config.store.kind !== 'redis') {
-    // Worker processes share nothing in memory: a revocation or block taken by one must reach all.
-    problems.push(
-      'workers: more than one worker needs store.kind redis, so that revocations and blocks are shared',
-    );
-  }
-  if (config.store.kind === 'redis' && !config.store.url && !config.store.redisOptions) {
-    problems.push('store.url: required when store.kind is redis');
-  }
-  // Network last, and only for a config that is otherwise sound: bounded by each source's timeout.
-  if (problems.length === 0 && keySets.hasRemote && options.fetchKeys !== false) {
-    const initial = await keySets.loadInitial();
-    problems.push(...initial.problems);
-    warnings.push(...initial.warnings);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { config, registry, keySets, routes, protection, warnings };
+  return { ...(await compileConfig(loaded.config, loaded.path, options)), path: loaded.path };
+}
+
+/**
+ * A schema-stage ConfigError with the problems of loading the file's valid parts added: the key
+ * files and key sets of the issuers valid by themselves, and the deny lists of a valid
+ * `protection:` section. An HS256 on one issuer and a missing key file on another are then two
+ * lines of one run, not two runs.
+ */
+export async function withLoadProblems(err: ConfigError, options: CompileOptions = {}): Promise<ConfigError> {
+  const partial = err.partial;
+  if (partial === undefined) return err;
+  const baseDir = dirname(resolve(partial.path));
+  const problems: string[] = [];
+  const { keySets } = await compileIssuers(partial.issuers, baseDir, options.clock ?? Date.now, problems, []);
+  compileProtection(partial.protection, baseDir, partial.routeNames, problems);
+  await loadRemoteKeySets(keySets, options, problems, []);
+  return problems.length === 0 ? err : new ConfigError([...err.problems, ...problems]);
 }
 
 /** A key speaks for one issuer only: the same key material in two sets refuses to load. */

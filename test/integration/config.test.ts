@@ -11,7 +11,11 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import { jwksOf } from '../../src/demo/dev-keys.js';
-import { type CompiledConfig, compileConfig } from '../../src/runtime/compile-config.js';
+import {
+  type CompiledConfig,
+  compileConfig,
+  compileConfigFile,
+} from '../../src/runtime/compile-config.js';
 import { type KeyRing, keyRing, referenceConfig, tempDir } from '../helpers/gateway-fixture.js';
 
 const run = promisify(execFile);
@@ -234,6 +238,81 @@ describe('one problem per line, naming its path', () => {
     ]);
   });
 });
+
+describe('schema problems and problems found loading files, in one run', () => {
+  /** HS256 on one issuer (schema), a key file missing on another, a deny list that is not there. */
+  function twoKindsOfProblem(): Mutable {
+    const config = baseConfig();
+    config.issuers.enterprise.algorithms = ['RS256', 'HS256'];
+    config.issuers.consumer.keys.file = 'keys/missing.jwks.json';
+    config.protection = { denyNetworks: { files: ['no-such-list.txt'] } };
+    return config;
+  }
+  const expected = () => [
+    /^issuers\.enterprise\.algorithms\.1: HS256 is refused/,
+    `issuers.consumer.keys.file: no such file ${join(dir, 'keys/missing.jwks.json')}`,
+    /^protection\.denyNetworks\.files\.0: cannot read .*no-such-list\.txt \(ENOENT\)$/,
+  ];
+
+  test('compileConfigFile reports all of them, each with its path', async () => {
+    const file = writeConfig(twoKindsOfProblem());
+    try {
+      await compileConfigFile(file, { env: {} });
+      assert.fail('the configuration loaded, but should not have');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      for (const problem of expected()) assertHasProblem(err.problems, problem);
+      assert.equal(err.problems.length, 3, err.problems.join('\n'));
+    }
+  });
+
+  test('an issuer that is itself invalid is not loaded, and adds no second-hand problems', async () => {
+    const config = baseConfig();
+    config.issuers.enterprise.algorithms = ['HS256'];
+    config.issuers.enterprise.keys.file = 'keys/also-missing.jwks.json';
+    config.issuers.consumer.keys.file = 'keys/missing.jwks.json';
+    try {
+      await compileConfigFile(writeConfig(config), { env: {} });
+      assert.fail('the configuration loaded, but should not have');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.deepEqual(err.problems, [
+        'issuers.enterprise.algorithms.0: HS256 is refused: a token must be signed with an asymmetric key the gateway can only verify',
+        `issuers.consumer.keys.file: no such file ${join(dir, 'keys/missing.jwks.json')}`,
+      ]);
+    }
+  });
+
+  for (const command of ['check-config', 'start']) {
+    test(`provgate ${command} prints every one and exits 1`, async () => {
+      const result = await cli(command, writeConfig(twoKindsOfProblem()));
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      const lines = result.stderr.split('\n');
+      for (const problem of expected()) {
+        assert.ok(
+          lines.some((l) => (typeof problem === 'string' ? l === problem : problem.test(l))),
+          `no line ${problem} in:\n${result.stderr}`,
+        );
+      }
+      assert.ok(lines.includes('configuration invalid: 3 problem(s)'), result.stderr);
+    });
+  }
+});
+
+/** Runs the real CLI on `file`; `start` with a bad file exits at once. */
+async function cli(command: string, file: string) {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', command, '--config', file],
+      { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME }, timeout: 60_000 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
 
 describe('provgate check-config', () => {
   const checkConfig = async (file: string) => {
