@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { boundStrings } from './bound-text.js';
 import type { AnomalyEvent, RefusalEvent, SecurityEventRecord } from './security-events.js';
 import { StreamBudget } from './stream-budget.js';
 
@@ -83,9 +84,10 @@ export class RedisEventStream {
       const batch = this.buffer.splice(0, this.batchSize);
       const pipeline = this.client.pipeline();
       const { key } = this.options;
-      for (const { event, time } of batch) {
-        const kind =
-          event.event === 'auth.refused' ? (event as RefusalEvent).reason : (event as AnomalyEvent).rule;
+      for (const { event: record, time } of batch) {
+        // Bounded where the events are made too; again here for any kind of event that is not.
+        const event = boundStrings(record);
+        const kind = kindOf(event);
         const data = JSON.stringify({
           ...event,
           time: new Date(time).toISOString(),
@@ -182,4 +184,12 @@ export class RedisEventStream {
       );
     }
   }
+}
+
+/** The stream's `kind` field: a refusal's reason, an anomaly's rule, else the event's own name. */
+function kindOf(event: SecurityEventRecord): string {
+  const name: string = event.event;
+  if (name === 'auth.refused') return (event as RefusalEvent).reason;
+  if (name === 'anomaly') return String((event as AnomalyEvent).rule);
+  return name;
 }

@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { RedisEventStream } from '../../src/observability/event-stream.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { SecurityEventRecord } from '../../src/observability/security-events.js';
 import {
   type KeyRing,
   keyRing,
@@ -126,5 +129,30 @@ describe('the stream in bytes', () => {
     const bytes = await streamBytes();
     t.diagnostic(`${bytes} bytes after the measurement`);
     assert.ok(bytes <= MAX_BYTES * 1.05, `after the measurement the stream holds ${bytes} bytes`);
+  });
+});
+
+describe('events of every kind', () => {
+  test('an event made elsewhere (an anomaly, an admin event) is bounded on its way into the stream', async () => {
+    const key = `${PREFIX}other:{events}:stream`;
+    const stream = new RedisEventStream(
+      new Redis(redis.url),
+      { key, maxLength: 1000, maxBytes: 1024 * 1024 },
+      createLogger('silent'),
+    );
+    const events = [
+      { event: 'anomaly', rule: 'volume_spike', severity: 'high', subject: 's'.repeat(FIELD) },
+      { event: 'admin.static_token_used', severity: 'high', path: `/${'p'.repeat(FIELD)}` },
+    ];
+    for (const event of events) stream.push(event as unknown as SecurityEventRecord, Date.now());
+    await stream.close();
+    const entries = (await client.xrange(key, '-', '+')) as [string, string[]][];
+    assert.deepEqual(
+      entries.map(([, fields]) => fields[fields.indexOf('kind') + 1]),
+      ['volume_spike', 'admin.static_token_used'],
+    );
+    const [anomaly, admin] = entries.map(([, f]) => JSON.parse(f[f.indexOf('data') + 1]!));
+    assertBounded(anomaly.subject, 'anomaly subject');
+    assertBounded(admin.path, 'admin path');
   });
 });
