@@ -341,8 +341,10 @@ export class SignalReceiver {
           ]);
           this.index(blocks, transmitters);
         } catch (err) {
-          // Away: the last known blocks and states stay in force until the store answers.
-          if (!(err instanceof StoreUnavailableError)) throw err;
+          // Away: the last known blocks and states stay in force until the store answers. Any
+          // other error is a bug: logged, never an unhandled rejection of a timer or a message.
+          if (!(err instanceof StoreUnavailableError))
+            this.logger.error({ err, event: 'signal.sync_failed' }, 'reading signal state failed');
           return;
         }
       } while (this.refreshAgain);

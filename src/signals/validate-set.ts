@@ -59,6 +59,12 @@ export async function validateSet(raw: string, ctx: SetContext, facts: SetFacts)
   const claims = set.claims;
   facts.iss = claims.iss;
   facts.jti = claims.jti;
+  // Unverified, for the refusal's log line and counter only (the counter's label is bounded).
+  const claimedEvents = claims.events;
+  if (claimedEvents !== null && typeof claimedEvents === 'object' && !Array.isArray(claimedEvents)) {
+    const claimed = Object.keys(claimedEvents);
+    if (claimed.length === 1) facts.eventUri = claimed[0]!.slice(0, 200);
+  }
   if (!isSecEventType(set.header.typ))
     throw new SetError('invalid_request', 'typ must be secevent+jwt (RFC 8417 section 2.3)');
   if (claims.iss === undefined) throw new SetError('invalid_issuer', 'no iss');
@@ -99,7 +105,6 @@ export async function validateSet(raw: string, ctx: SetContext, facts: SetFacts)
   if (types.length !== 1)
     throw new SetError('invalid_request', `events holds ${types.length} members; one per SET`);
   const eventUri = types[0]!;
-  facts.eventUri = eventUri;
   const event = (events as Record<string, unknown>)[eventUri];
   if (event === null || typeof event !== 'object' || Array.isArray(event))
     throw new SetError('invalid_request', 'the event payload is not an object');

@@ -1,0 +1,304 @@
+// Two gateway instances on one real redis-server, a transmitter pushing to one of them: the
+// event is refused on the other, a SET is applied once however often and wherever it arrives,
+// watermarks never fall, and a push while Redis is away is a 503 that the retry applies once.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { JWTPayload } from 'jose';
+import {
+  enterpriseClaims,
+  ISS,
+  type KeyRing,
+  keyRing,
+  referenceConfig,
+  sign,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../helpers/gateway-fixture.js';
+import { get } from '../helpers/http.js';
+import { waitFor } from '../helpers/poll.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { admin, redisStore } from '../helpers/revocation.js';
+import { SSF_AUDIENCE, startTransmitterStub, type TransmitterStub } from '../helpers/ssf-transmitter-stub.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const PREFIX = 'pg-sig:';
+const AUDIT = `${PREFIX}{rev}:audit`;
+
+let redis: TestRedis;
+let inspect: Redis;
+let upstream: Upstream;
+let ring: KeyRing;
+let idp: TransmitterStub;
+let a: TestGateway;
+let b: TestGateway;
+
+before(async () => {
+  [redis, upstream, ring, idp] = await Promise.all([
+    startRedis(),
+    startUpstream(),
+    keyRing(),
+    startTransmitterStub(),
+  ]);
+  inspect = new Redis(redis.url, { lazyConnect: true });
+  await inspect.connect();
+  const dir = tempDir();
+  // A long resync period: what B learns within a test, it learns through pub/sub.
+  const config = referenceConfig(dir, ring, {
+    upstream: upstream.url,
+    extra: {
+      store: redisStore(redis.url, PREFIX, { resyncSeconds: 60 }),
+      signals: {
+        transmitters: {
+          idp: {
+            issuer: idp.issuer,
+            keys: { url: idp.jwksUrl },
+            audience: SSF_AUDIENCE,
+            subjects: ['enterprise'],
+            onStreamDown: 'fail-closed',
+            maxTokenAgeSeconds: 60,
+          },
+        },
+        blockOn: { 'risk-level-change': 'HIGH' },
+      },
+    },
+  });
+  a = await startTestGateway(config, { dir });
+  b = await startTestGateway(config, { dir });
+});
+
+after(async () => {
+  await a.close();
+  await b.close();
+  inspect.disconnect();
+  await Promise.all([idp.close(), upstream.close(), redis.close()]);
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+const user = (sub: string) => ({ format: 'iss_sub', iss: ISS.enterprise, sub });
+
+function token(sub: string, iat: number, extra: JWTPayload = {}): Promise<string> {
+  return sign(ring.enterprise, enterpriseClaims({ sub, ...extra }), { now: iat });
+}
+
+async function verdict(gw: TestGateway, t: string): Promise<string> {
+  const res = await get(`${gw.url}/api/mail/messages`, t);
+  return res.status === 200 ? 'ok' : `${res.status} ${String(res.body.reason)}`;
+}
+
+function push(gw: TestGateway, set: string) {
+  return idp.push(`${gw.url}/ssf/events`, set);
+}
+
+async function auditAdds(id: string): Promise<Record<string, unknown>[]> {
+  const lines = (await inspect.lrange(AUDIT, 0, -1)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return lines.filter((l) => l.op === 'add' && (l.record as { id?: string } | undefined)?.id === id);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+describe('an event pushed to one instance', () => {
+  test('is refused on the other: 202 to refusal elsewhere, measured', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const sub = `prop-${i}`;
+      const t = await token(sub, now() - 30);
+      assert.equal(await verdict(b, t), 'ok');
+      const set = await idp.sign({
+        event: 'session-revoked',
+        subject: user(sub),
+        payload: { event_timestamp: now() },
+      });
+      const res = await push(a, set);
+      assert.equal(res.status, 202, res.body);
+      const started = performance.now();
+      await waitFor(async () => (await verdict(b, t)) === '401 subject_revoked', {
+        timeoutMs: 2000,
+        intervalMs: 1,
+        message: `${sub} refused on B`,
+      });
+      times.push(performance.now() - started);
+    }
+    const p50 = percentile(times, 50);
+    const p99 = percentile(times, 99);
+    process.stdout.write(
+      `# signal propagation, 202 on A to 401 on B (40 events): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms\n`,
+    );
+    assert.ok(p99 < 1000, `p99 ${p99} ms`);
+  });
+
+  test('a session, a block and a stream state reach the other instance too', async () => {
+    const t = now();
+    const inSession = await token('multi', t - 30, { sid: 'shared-sess' });
+    await push(
+      a,
+      await idp.sign({
+        event: 'session-revoked',
+        subject: { format: 'complex', session: { format: 'opaque', id: 'shared-sess' } },
+      }),
+    );
+    await waitFor(async () => (await verdict(b, inSession)) === '401 session_revoked', {
+      message: 'session on B',
+    });
+
+    const risky = await token('shared-risky', t - 30);
+    await push(
+      a,
+      await idp.sign({
+        event: 'risk-level-change',
+        subject: user('shared-risky'),
+        payload: { principal: 'USER', current_level: 'HIGH', event_timestamp: t },
+      }),
+    );
+    await waitFor(async () => (await verdict(b, risky)) === '401 signal_blocked', { message: 'block on B' });
+    await push(
+      b,
+      await idp.sign({
+        event: 'risk-level-change',
+        subject: user('shared-risky'),
+        payload: { principal: 'USER', current_level: 'LOW', event_timestamp: t + 1 },
+      }),
+    );
+    await waitFor(async () => (await verdict(a, risky)) === 'ok', { message: 'block lifted on A' });
+
+    const old = await token('stream-old', t - 120);
+    await push(
+      a,
+      await idp.sign({ event: 'stream-updated', subject: undefined, payload: { status: 'disabled' } }),
+    );
+    await waitFor(async () => (await verdict(b, old)) === '401 signal_stream_down', {
+      message: 'stream down on B',
+    });
+    const statusB = (await admin(b.adminUrl, 'GET', '/signals')).body.transmitters as Record<
+      string,
+      unknown
+    >[];
+    assert.equal(statusB[0]?.stream, 'disabled');
+    assert.equal(statusB[0]?.up, false);
+    await push(
+      a,
+      await idp.sign({ event: 'stream-updated', subject: undefined, payload: { status: 'enabled' } }),
+    );
+    await waitFor(async () => (await verdict(b, old)) === 'ok', { message: 'stream up on B' });
+  });
+});
+
+describe('idempotent and durable', () => {
+  test('one SET sent to both instances, twice, and at once is applied once', async () => {
+    const t = now();
+    const set = await idp.sign({
+      event: 'credential-change',
+      subject: user('dup'),
+      payload: { credential_type: 'password', change_type: 'revoke', event_timestamp: t },
+    });
+    const answers = await Promise.all([push(a, set), push(b, set)]);
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      [202, 202],
+    );
+    assert.equal((await push(a, set)).status, 202);
+    assert.equal((await push(b, set)).status, 202);
+    const records = (await admin(a.adminUrl, 'GET', '/revocations')).body.revocations as Record<
+      string,
+      unknown
+    >[];
+    const mine = records.filter((r) => r.kind === 'subject' && r.sub === 'dup');
+    assert.equal(mine.length, 1);
+    const adds = await auditAdds(String(mine[0]!.id));
+    assert.equal(adds.length, 1, 'one add in the audit trail');
+    assert.equal(adds[0]!.by, 'ssf:idp');
+    const jti = JSON.parse(Buffer.from(set.split('.')[1]!, 'base64url').toString()).jti as string;
+    assert.match(String((adds[0]!.record as { reason: string }).reason), new RegExp(`SET jti ${jti}`));
+    const duplicates = [...a.logs.lines, ...b.logs.lines].filter(
+      (l) => l.event === 'signal.duplicate' && l.jti === jti,
+    );
+    assert.ok(duplicates.length >= 2, 'the later arrivals are logged as duplicates');
+  });
+
+  test('watermarks out of order across instances: the later one stands', async () => {
+    const t = now();
+    const between = await token('ooo-redis', t - 30);
+    await push(
+      a,
+      await idp.sign({
+        event: 'session-revoked',
+        subject: user('ooo-redis'),
+        payload: { event_timestamp: t - 10 },
+      }),
+    );
+    await waitFor(async () => (await verdict(b, between)) === '401 subject_revoked', {
+      message: 'watermark on B',
+    });
+    assert.equal(
+      (
+        await push(
+          b,
+          await idp.sign({
+            event: 'session-revoked',
+            subject: user('ooo-redis'),
+            payload: { event_timestamp: t - 100 },
+          }),
+        )
+      ).status,
+      202,
+    );
+    assert.equal(await verdict(a, between), '401 subject_revoked');
+    assert.equal(await verdict(b, between), '401 subject_revoked');
+    assert.equal(await verdict(b, await token('ooo-redis', t - 5)), 'ok');
+  });
+
+  test('Redis away during a push: 503 and nothing acknowledged; the retry is applied once', async () => {
+    const t = now();
+    const old = await token('outage', t - 30);
+    const set = await idp.sign({
+      event: 'session-revoked',
+      subject: user('outage'),
+      payload: { event_timestamp: t },
+    });
+    await redis.stop();
+    try {
+      const res = await push(a, set);
+      assert.equal(res.status, 503, res.body);
+      assert.ok(res.headers.get('retry-after') !== null);
+      assert.ok(a.logs.lines.some((l) => l.event === 'signal.unavailable'));
+    } finally {
+      await redis.restart();
+    }
+    await waitFor(async () => (await push(a, set)).status === 202, {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'the retry accepted',
+    });
+    await waitFor(async () => (await verdict(b, old)) === '401 subject_revoked', {
+      timeoutMs: 5000,
+      message: 'refused on B',
+    });
+    assert.equal((await push(b, set)).status, 202);
+    const records = (await admin(a.adminUrl, 'GET', '/revocations')).body.revocations as Record<
+      string,
+      unknown
+    >[];
+    const mine = records.filter((r) => r.kind === 'subject' && r.sub === 'outage');
+    assert.equal(mine.length, 1);
+    assert.equal((await auditAdds(String(mine[0]!.id))).length, 1);
+  });
+
+  test('no signal state read failed for any reason but an outage', () => {
+    const failures = [...a.logs.lines, ...b.logs.lines].filter((l) => l.event === 'signal.sync_failed');
+    assert.deepEqual(failures, []);
+  });
+
+  test('every instance shows what any of them last received', async () => {
+    const status = (await admin(b.adminUrl, 'GET', '/signals')).body.transmitters as Record<
+      string,
+      unknown
+    >[];
+    assert.equal(status[0]?.name, 'idp');
+    assert.ok(typeof status[0]?.lastEventAt === 'string');
+    assert.ok(typeof status[0]?.lastError === 'undefined' || typeof status[0]?.lastError === 'string');
+  });
+});
