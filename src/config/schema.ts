@@ -108,8 +108,7 @@ function withoutUndefined<T extends object>(value: T): T {
 
 const issuerSchema = z.strictObject({
   issuer: z.string().min(1),
-  /** `operators`: signs operator tokens for the admin API only (admin.operators); no route may accept it. */
-  role: z.enum(['identity-provider', 'resource', 'operators']),
+  role: z.enum(['identity-provider', 'resource']),
   keys: keySourceSchema,
   algorithms: z.array(algorithm).min(1),
   clockSkewSeconds: z.number().int().min(0).max(3600).default(60),
@@ -289,80 +288,6 @@ const transmitterSchema = z
     maxAgeSeconds: z
       .number()
       .int()
-// admin: the operator listener. Who may use it: operator tokens of one issuer (admin.operators),
-// the dashboard's OpenID Connect sign-in (admin.oidc), and the static break-glass admin.token.
-const operatorsSchema = z.strictObject({
-  /** The issuer id whose tokens name operators: any configured issuer but a `resource` one. */
-  issuer: id,
-  /** The operator token's `aud` must contain one of these. */
-  audience: stringOrList,
-  /** A token holding any one of a role's values has that role; `operator` implies `viewer`. */
-  roles: z.strictObject({
-    viewer: z.array(z.string().min(1)).min(1),
-    operator: z.array(z.string().min(1)).min(1),
-  }),
-  /** Claims whose values (a space-separated string or a list) are matched against the roles. */
-  roleClaims: z.array(z.string().min(1)).min(1).default(['scp', 'scope', 'roles']),
-});
-
-const oidcSchema = z.strictObject({
-  /** The operators issuer's OpenID discovery document; its `issuer` must be that issuer's `iss`. */
-  discovery: keyUrl,
-  clientId: z.string().min(1),
-  /** Also keys the dashboard's session cookies: every instance with the same secret accepts them. */
-  clientSecret: z.string().min(16, 'must be at least 16 characters'),
-  /** Where the identity provider sends the browser back: this listener's /dashboard/callback. */
-  redirectUrl: z
-    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-    .refine((u) => new URL(u).pathname === '/dashboard/callback', 'its path must be /dashboard/callback'),
-  scopes: z
-    .array(z.string().min(1))
-    .default(['openid', 'profile'])
-    .refine((s) => s.includes('openid'), 'must include openid'),
-  /** How long a dashboard session lasts after sign-in. */
-  sessionSeconds: z.number().int().min(60).max(86_400).default(28_800),
-});
-
-const adminSchema = z
-  .strictObject({
-    host: z.string().default('127.0.0.1'),
-    port: port.default(9901),
-    /** Break-glass bearer secret; with `operators` set it works only with `allowStaticToken`. */
-    token: z.string().min(16, 'must be at least 16 characters').optional(),
-    allowStaticToken: z.boolean().default(false),
-    /** Prometheus scrapes an internal port without credentials, as is common; true asks for a credential. */
-    metricsRequireToken: z.boolean().default(false),
-    /** Host header names this listener answers to (DNS rebinding); default its address and localhost. */
-    allowedHosts: z
-      .array(
-        z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name or address, without port'),
-      )
-      .min(1)
-      .optional(),
-    operators: operatorsSchema.optional(),
-    oidc: oidcSchema.optional(),
-    /** Failed admin authentications from one address beyond this within the window block it. */
-    failedAuth: z
-      .strictObject({
-        maxFailures: z.number().int().min(1).default(20),
-        windowSeconds: durationSeconds.default(60),
-        blockSeconds: durationSeconds.default(300),
-      })
-      .prefault({}),
-  })
-  .superRefine((admin, ctx) => {
-    if (admin.oidc !== undefined && admin.operators === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['oidc'],
-        message: 'needs admin.operators: the sign-in gives the dashboard an operator of that issuer',
-      });
-    }
-    if (admin.allowStaticToken && admin.token === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['allowStaticToken'], message: 'needs admin.token' });
-    }
-  });
-
       .min(1)
       .max(30 * 86_400)
       .default(86_400),
@@ -442,7 +367,15 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
   workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
-  admin: adminSchema.prefault({}),
+  admin: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(9901),
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** Prometheus scrapes an internal port without credentials, as is common; true asks for admin.token. */
+      metricsRequireToken: z.boolean().default(false),
+    })
+    .prefault({}),
   issuers: z
     .record(id, issuerSchema)
     .refine((m) => Object.keys(m).length > 0, 'at least one issuer is required'),
@@ -515,6 +448,3 @@ export type SignalsConfig = NonNullable<Config['signals']>;
 export type TransmitterConfig = SignalsConfig['transmitters'][string];
 /** `monitor` reports what a protection rule would refuse; `enforce` refuses it. */
 export type ProtectionMode = z.infer<typeof protectionMode>;
-export type AdminConfig = Config['admin'];
-export type OperatorsConfig = NonNullable<AdminConfig['operators']>;
-export type OidcConfig = NonNullable<AdminConfig['oidc']>;
