@@ -16,6 +16,7 @@ import { createRuntime } from './runtime/gateway-runtime.js';
 import { ConfigReloader, type ReloadOutcome } from './runtime/reload-config.js';
 import { RuntimeHolder } from './runtime/runtime-holder.js';
 import { startProtection } from './runtime/start-protection.js';
+import { RedisLink } from './store/redis-link.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -55,21 +56,24 @@ export async function startGateway(configPath: string, options: StartOptions = {
   for (const warning of compiled.warnings) logger.warn({ event: 'config.warning' }, warning);
   compiled.keySets.start(logger);
   const clock = options.clock ?? Date.now;
+  // One pair of Redis connections (commands, subscriber) for every store of this process.
+  const link = config.store.kind === 'redis' ? new RedisLink(config.store, logger) : undefined;
   const revocations = new RevocationService({
-    store: createRevocationStore(config.store, logger),
+    store: createRevocationStore(config.store, link, logger),
     storeConfig: config.store,
     logger,
     clock,
     clockSkewSeconds: maxClockSkewSeconds(config),
   });
   await revocations.start(config.revocations);
-  const observability = createObservability(config, compiled.routes, logger, clock);
+  const observability = createObservability(config, compiled.routes, logger, clock, link?.client);
   // Same kind of store as revocations: memory for one process, Redis for every instance.
   const protection =
     compiled.protection === undefined
       ? undefined
       : await startProtection(compiled.protection, {
           store: config.store,
+          link,
           logger,
           clock,
           events: observability.events,
@@ -93,6 +97,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     events: observability.events,
     logger,
     clock,
+    link,
   });
   let draining = false;
   const metrics = createMetricsRegistry({
@@ -163,6 +168,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
       last.compiled.keySets.stop();
       await last.protection?.stop();
       await revocations.stop();
+      link?.close();
       logger.info({ event: 'gateway.stopped' }, 'provgate stopped');
     },
   };

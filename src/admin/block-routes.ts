@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { BlockNotFoundError } from '../protection/block-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
+import { StoreUnavailableError } from '../store/store-unavailable-error.js';
 import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
 
 interface Deps {
@@ -12,14 +13,21 @@ interface Deps {
 /** GET /blocks lists the active blocks; DELETE /blocks/:id lifts one on every instance. */
 export function registerBlockRoutes(app: FastifyInstance, deps: Deps): void {
   app.addHook('onRequest', requireAdminToken(deps.adminToken));
+  // One error policy, as for revocations: only an unavailable store is a 503; a bad request is
+  // a 4xx; anything else is a bug, logged, and a plain 500 that leaks nothing.
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof BlockNotFoundError)
       return reply.code(404).send({ error: 'not_found', message: error.message });
+    if (error instanceof StoreUnavailableError) {
+      // A Redis store that is away cannot lift a block for the other instances: say so, do not pretend.
+      return reply
+        .code(503)
+        .send({ error: 'store_unavailable', message: `block not lifted: ${error.message}` });
+    }
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: 'bad_request', message: error.message });
     request.log.error({ err: error }, 'admin API error');
-    // A Redis store that is away cannot lift a block for the other instances: say so, do not pretend.
-    return reply
-      .code(503)
-      .send({ error: 'store_unavailable', message: `block not lifted: ${error.message}` });
+    return reply.code(500).send({ error: 'server_error' });
   });
 
   app.get('/blocks', async () => ({ blocks: deps.runtime.current.protection?.blocks.list() ?? [] }));

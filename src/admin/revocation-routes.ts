@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { formatPath } from '../config/expand-env.js';
-import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
+import { revocationRequestSchema } from '../revocation/revocation-request.js';
 import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import { StoreUnavailableError } from '../store/store-unavailable-error.js';
@@ -42,10 +42,11 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void
         .code(400)
         .send({ error: 'invalid_request', problems: [`issuer: unknown issuer ${body.issuer}`] });
     }
-    const { record, created } = await deps.revocations.revoke(specOf(body), {
-      reason: body.reason,
-      by: body.by ?? 'admin-api',
-      source: body.by?.startsWith('cli:') ? 'cli' : 'api',
+    const { reason, by, ...spec } = body;
+    const { record, created } = await deps.revocations.revoke(spec, {
+      reason,
+      by: by ?? 'admin-api',
+      source: by?.startsWith('cli:') ? 'cli' : 'api',
     });
     return reply.code(created ? 201 : 200).send(record);
   });

@@ -50,5 +50,10 @@ export function describeBlock(b: BlockRecord): string {
 }
 
 function withRedis<T>(config: Config, work: (store: RedisProtectionStore) => Promise<T>): Promise<T> {
-  return withRedisStore('block store', new RedisProtectionStore(config.store, createLogger('silent')), work);
+  return withRedisStore(
+    'block store',
+    config.store,
+    (link) => new RedisProtectionStore(link, { prefix: config.store.prefix, logger: createLogger('silent') }),
+    work,
+  );
 }

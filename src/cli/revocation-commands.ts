@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger } from '../observability/logger.js';
 import { RedisRevocationStore } from '../revocation/redis-store.js';
 import { makeRecord, type RevocationRecord } from '../revocation/revocation-record.js';
-import { revocationRequestSchema, specOf } from '../revocation/revocation-request.js';
+import { revocationRequestSchema } from '../revocation/revocation-request.js';
 import { describe } from '../revocation/revocation-service.js';
 import type { AuditEntry } from '../revocation/revocation-store.js';
 import { callAdmin } from './admin-client.js';
@@ -49,8 +49,9 @@ export async function revokeCommand(
     throw new CliError(`--issuer: unknown issuer ${request.issuer}`);
   if (config.store.kind === 'redis') {
     await withRedis(config, async (store) => {
-      const record = makeRecord(specOf(request), {
-        reason: request.reason,
+      const { reason, by: _asked, ...spec } = request;
+      const record = makeRecord(spec, {
+        reason,
         by,
         source: 'cli',
         now: Date.now(),
@@ -130,7 +131,8 @@ export async function unrevokeCommand(config: Config, id: string | undefined, ou
 function withRedis<T>(config: Config, work: (store: RedisRevocationStore) => Promise<T>): Promise<T> {
   return withRedisStore(
     'revocation store',
-    new RedisRevocationStore(config.store, createLogger('silent')),
+    config.store,
+    (link) => new RedisRevocationStore(link, { prefix: config.store.prefix, logger: createLogger('silent') }),
     work,
   );
 }

@@ -1,26 +1,27 @@
+import type { StoreConfig } from '../config/schema.js';
+import { createLogger } from '../observability/logger.js';
+import { RedisLink } from '../store/redis-link.js';
 import { CliError } from './cli-error.js';
 
-interface ClosableStore {
-  waitUntilReady(timeoutMs: number): Promise<void>;
-  close(): Promise<void>;
-}
-
 /**
- * One piece of work on a Redis store the CLI opened for it: wait for the connection (bounded),
- * turn any store failure into a CLI error naming the store, and always close it.
+ * One piece of work on a Redis store the CLI opened for it: one connection (no subscriber: the
+ * CLI follows no changes), a bounded wait for it, any store failure turned into a CLI error
+ * naming the store, and the connection always closed.
  */
-export async function withRedisStore<S extends ClosableStore, T>(
+export async function withRedisStore<S, T>(
   name: string,
-  store: S,
+  config: StoreConfig,
+  open: (link: RedisLink) => S,
   work: (store: S) => Promise<T>,
 ): Promise<T> {
+  const link = new RedisLink(config, createLogger('silent'));
   try {
-    await store.waitUntilReady(5000);
-    return await work(store);
+    await link.waitUntilReady(5000);
+    return await work(open(link));
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`${name}: ${(err as Error).message}`);
   } finally {
-    await store.close();
+    link.close();
   }
 }

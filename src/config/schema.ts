@@ -135,28 +135,41 @@ const routeSchema = z.strictObject({
   timeoutSeconds: z.number().positive().max(3600).default(30),
 });
 
+// One schema per kind of revocation, for everything that names one: the `revocations:` lists
+// below (listed by kind, with a reason), the admin API and the CLI (with `kind`, a reason and
+// `by`: src/revocation/revocation-request.ts), and the stored record (RevocationSpec).
+const revocationText = z.string().min(1).max(512);
+const revocationExp = z.number().int().positive().optional();
+export const keyRevocationSchema = z.strictObject({ kind: z.literal('key'), issuer: id, kid: revocationText });
+export const tokenRevocationSchema = z.strictObject({
+  kind: z.literal('token'),
+  issuer: id,
+  jti: revocationText,
+  exp: revocationExp,
+});
+export const subjectRevocationSchema = z.strictObject({
+  kind: z.literal('subject'),
+  issuer: id,
+  sub: revocationText,
+  before: instant,
+});
+export const issuerRevocationSchema = z.strictObject({ kind: z.literal('issuer'), issuer: id, before: instant });
+export const revocationSpecSchema = z.discriminatedUnion('kind', [
+  keyRevocationSchema,
+  tokenRevocationSchema,
+  subjectRevocationSchema,
+  issuerRevocationSchema,
+]);
+/** Why something was revoked, wherever a revocation is asked for. */
+export const revocationReason = revocationText;
+
+const listedByKind = { kind: true } as const;
+const listedReason = { reason: revocationReason.optional() };
 const revocationsSchema = z.strictObject({
-  keys: z
-    .array(z.strictObject({ issuer: id, kid: z.string().min(1), reason: z.string().optional() }))
-    .default([]),
-  tokens: z
-    .array(
-      z.strictObject({
-        issuer: id,
-        jti: z.string().min(1),
-        exp: z.number().int().optional(),
-        reason: z.string().optional(),
-      }),
-    )
-    .default([]),
-  subjects: z
-    .array(
-      z.strictObject({ issuer: id, sub: z.string().min(1), before: instant, reason: z.string().optional() }),
-    )
-    .default([]),
-  issuers: z
-    .array(z.strictObject({ issuer: id, before: instant, reason: z.string().optional() }))
-    .default([]),
+  keys: z.array(keyRevocationSchema.omit(listedByKind).extend(listedReason)).default([]),
+  tokens: z.array(tokenRevocationSchema.omit(listedByKind).extend(listedReason)).default([]),
+  subjects: z.array(subjectRevocationSchema.omit(listedByKind).extend(listedReason)).default([]),
+  issuers: z.array(issuerRevocationSchema.omit(listedByKind).extend(listedReason)).default([]),
 });
 
 const storeSchema = z.strictObject({
@@ -166,6 +179,10 @@ const storeSchema = z.strictObject({
   onUnavailable: z.enum(['serve-stale', 'fail-closed']).default('serve-stale'),
   maxStaleSeconds: z.number().positive().default(60),
   resyncSeconds: z.number().positive().default(5),
+  /** Bound on one small read (the version check; a lookup on the request path); past it Redis is away. */
+  lookupTimeoutMs: z.number().int().min(10).max(60_000).default(250),
+  /** Bound on a write, a batch or a read of a whole family; past it the write is refused (503). */
+  writeTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
   /** Passed through to ioredis: Sentinel (`sentinels`, `name`) or Cluster (`cluster: [...]`). */
   redisOptions: z.record(z.string(), z.unknown()).optional(),
 });
@@ -443,6 +460,8 @@ export type KeySourceConfig = IssuerConfig['keys'];
 export type RouteConfig = Config['routes'][number];
 export type RevocationsConfig = Config['revocations'];
 export type StoreConfig = Config['store'];
+/** What a revocation names, whoever asks for it. */
+export type RevocationSpec = z.infer<typeof revocationSpecSchema>;
 export type ProtectionConfig = NonNullable<Config['protection']>;
 export type SignalsConfig = NonNullable<Config['signals']>;
 export type TransmitterConfig = SignalsConfig['transmitters'][string];

@@ -22,6 +22,8 @@ export interface EventStreamOptions {
   /** Events kept while Redis is away; past it new events are dropped and counted. */
   readonly maxBuffered?: number;
   readonly batchSize?: number;
+  /** False when the client is the process's shared store link: its owner closes it. */
+  readonly ownsClient?: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export class RedisEventStream {
     clearInterval(this.timer);
     await this.flush();
     if (this.buffer.length > 0) await this.flush();
-    this.client.disconnect();
+    if (this.options.ownsClient !== false) this.client.disconnect();
   }
 
   private async send(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { Config } from '../config/schema.js';
-import { connect } from '../store/redis-link.js';
+import { connect, type RedisClient } from '../store/redis-link.js';
 import { eventStreamKey, RedisEventStream } from './event-stream.js';
 import { RateHistory } from './rate-history.js';
 import { RecentEvents } from './recent-events.js';
@@ -24,6 +24,8 @@ export function createObservability(
   routes: readonly CompiledRoute[],
   logger: Logger,
   clock: () => number,
+  /** The process's shared store connection (Redis store): the stream writes on it. */
+  redis?: RedisClient,
 ): Observability {
   const events = new SecurityEvents(logger);
   const stats = new RequestStats(routes);
@@ -32,8 +34,9 @@ export function createObservability(
   const stream =
     config.store.kind === 'redis'
       ? new RedisEventStream(
-          connect(config.store),
+          redis ?? connect(config.store),
           {
+            ownsClient: redis === undefined,
             key: eventStreamKey(config.store.prefix),
             maxLength: config.events.streamMaxLength,
             maxBytes: config.events.streamMaxBytes,

@@ -59,9 +59,12 @@ export class BlockMirror {
     for (const block of blocks) this.apply(block);
   }
 
-  /** Forgets blocks that have run out. */
-  expire(now: number): void {
-    for (const block of [...this.byId.values()]) if (block.expiresAt <= now) this.remove(block.id);
+  /** Forgets blocks that have run out; returns their ids. */
+  expire(now: number): string[] {
+    const gone: string[] = [];
+    for (const block of this.byId.values()) if (block.expiresAt <= now) gone.push(block.id);
+    for (const id of gone) this.remove(id);
+    return gone;
   }
 
   private mapOf(target: BlockTarget): Map<string, BlockRecord> {

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { MirrorSync, sendOwed } from '../store/mirror-sync.js';
+import { StoreUnavailableError } from '../store/store-unavailable-error.js';
 import { BlockMirror } from './block-mirror.js';
 import type { BlockRecord } from './block-record.js';
 import type { BlockStore } from './block-store.js';
@@ -19,42 +21,56 @@ export interface BlockServiceOptions {
 }
 
 /**
- * Keeps the mirror equal to the store. A block decided here applies here at once, before the
- * store has it; the write then reaches the other instances through the store's pub/sub. A write
- * that fails (Redis away) is kept and sent again at the next resync: a block is never lost.
+ * Blocks: the hot-path mirror, kept equal to the store by the one MirrorSync, and the block write
+ * policy, mirror first. A block decided here applies here at once, before the store has it; the
+ * write then reaches the other instances through the store's pub/sub. A write refused because
+ * the store is away is kept and sent again at each sync: a block is never lost to an outage.
  */
 export class BlockService {
   readonly mirror = new BlockMirror();
   /** Decided here, not yet confirmed by the store. */
   private readonly unconfirmed = new Map<string, BlockRecord>();
-  private lastVersion = -1;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly syncer: MirrorSync<BlockRecord>;
 
   constructor(private readonly options: BlockServiceOptions) {
-    options.store.subscribe((change) => {
-      if (change.op === 'add') this.mirror.apply(change.block);
-      else {
-        this.unconfirmed.delete(change.id);
-        this.mirror.remove(change.id);
-      }
-    });
-    options.store.onReconnect(() => void this.sync());
+    this.syncer = new MirrorSync(
+      options.store,
+      this.mirror,
+      {
+        flushPending: () =>
+          sendOwed(
+            this.unconfirmed.values(),
+            (block) => this.options.store.add(block, this.options.clock()),
+            (block) => this.settle(block),
+          ),
+        // Writes still on their way must not vanish from the mirror in the meantime.
+        reinstate: async () => [...this.unconfirmed.values()],
+        // Lifted elsewhere while our write was pending: nothing is owed any more.
+        onChange: (change) => {
+          if (change.op === 'remove') this.unconfirmed.delete(change.id);
+        },
+      },
+      {
+        family: 'block',
+        awayMessage: 'block store unavailable; blocks decided here hold here and are sent when it returns',
+        logger: options.logger,
+        clock: options.clock,
+        resyncMs: options.resyncMs,
+      },
+    );
   }
 
   get store(): BlockStore {
     return this.options.store;
   }
 
-  async start(): Promise<void> {
-    await this.options.store.settled();
-    await this.sync();
-    this.timer = setInterval(() => void this.sync(), this.options.resyncMs);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.syncer.start();
   }
 
+  /** Sends what is still owed (when the store answers), then lets go of the store. */
   async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    await this.sync();
+    await this.syncer.stop({ flush: true });
     await this.options.store.close();
   }
 
@@ -84,36 +100,31 @@ export class BlockService {
     return this.mirror.list(this.options.clock());
   }
 
-  /** Reloads the mirror when the store's version moved; retries unconfirmed writes; drops expired blocks. */
-  async sync(): Promise<void> {
-    const { store, clock } = this.options;
-    try {
-      for (const block of [...this.unconfirmed.values()]) await this.write(block);
-      const version = await store.version();
-      if (version !== this.lastVersion) {
-        const blocks = await store.list(clock());
-        this.mirror.replaceAll(blocks);
-        // Writes still on their way must not vanish from the mirror in the meantime.
-        for (const block of this.unconfirmed.values()) this.mirror.apply(block);
-        this.lastVersion = version;
-      }
-      this.mirror.expire(clock());
-      await store.prune(clock());
-    } catch (err) {
-      this.options.logger.warn(
-        { event: 'block.sync_failed', err: (err as Error).message },
-        'block store unavailable; blocks decided here hold here and are sent when it returns',
-      );
-    }
+  /** Sends unconfirmed blocks, reloads the mirror when the store's version moved, drops expired blocks. */
+  sync(): Promise<void> {
+    return this.syncer.sync();
   }
 
   private async write(block: BlockRecord): Promise<void> {
     try {
       await this.options.store.add(block, this.options.clock());
-      if (this.unconfirmed.get(block.id) === block) this.unconfirmed.delete(block.id);
-    } catch {
-      // kept in `unconfirmed`; the next sync sends it again
+    } catch (err) {
+      // Away: kept in `unconfirmed`, sent again by the next sync.
+      if (err instanceof StoreUnavailableError) return;
+      // Anything else is a bug: said once as one, and not retried as if Redis were away.
+      this.settle(block);
+      this.options.logger.error(
+        { event: 'block.write_error', err, block: summary(block) },
+        `block ${block.id} not stored: ${(err as Error).message}`,
+      );
+      return;
     }
+    this.settle(block);
+  }
+
+  /** The store has it (or never will): a newer decision for the same id stays owed. */
+  private settle(block: BlockRecord): void {
+    if (this.unconfirmed.get(block.id) === block) this.unconfirmed.delete(block.id);
   }
 }
 

@@ -1,17 +1,23 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { StoreConfig } from '../config/schema.js';
+import type { RedisLink } from '../store/redis-link.js';
 import type { CompiledProtection } from './compile-protection.js';
 import { MemoryBlockStore } from './memory-block-store.js';
 import { Protection } from './protection.js';
 import { RedisProtectionStore } from './redis-protection-store.js';
 
+export interface ProtectionStoreDeps {
+  readonly store: StoreConfig;
+  /** The process's one Redis link (with `store.kind: redis`); its connections are shared. */
+  readonly link: RedisLink | undefined;
+  readonly logger: Logger;
+  readonly clock: () => number;
+}
+
 /** Protection state in the same kind of store as revocations: memory (one process) or Redis (every instance). */
-export function createProtection(
-  compiled: CompiledProtection,
-  options: { readonly store: StoreConfig; readonly logger: Logger; readonly clock: () => number },
-): Protection {
-  const { store, logger, clock } = options;
+export function createProtection(compiled: CompiledProtection, deps: ProtectionStoreDeps): Protection {
+  const { store, link, logger, clock } = deps;
   const common = {
     logger,
     clock,
@@ -19,7 +25,8 @@ export function createProtection(
     instance: `${hostname()}:${process.pid}`,
   };
   if (store.kind === 'redis') {
-    const redis = new RedisProtectionStore(store, logger);
+    if (link === undefined) throw new Error('store.kind redis needs the process RedisLink');
+    const redis = new RedisProtectionStore(link, { prefix: store.prefix, logger });
     return new Protection(compiled, { ...common, blockStore: redis, shared: redis });
   }
   return new Protection(compiled, { ...common, blockStore: new MemoryBlockStore(), shared: undefined });

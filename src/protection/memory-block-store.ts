@@ -1,3 +1,5 @@
+import { MemoryRecords } from '../store/memory-records.js';
+import type { Snapshot } from '../store/mirror-sync.js';
 import type { BlockRecord } from './block-record.js';
 import type { BlockChange, BlockStore } from './block-store.js';
 
@@ -5,14 +7,11 @@ import type { BlockChange, BlockStore } from './block-store.js';
 export class MemoryBlockStore implements BlockStore {
   readonly kind = 'memory' as const;
   readonly available = true;
-  private readonly blocks = new Map<string, BlockRecord>();
-  private readonly listeners: ((change: BlockChange) => void)[] = [];
-  private counter = 0;
-
-  async settled(): Promise<void> {}
+  readonly unavailableReason = undefined;
+  private readonly blocks = new MemoryRecords<BlockRecord>();
 
   async list(now: number): Promise<BlockRecord[]> {
-    return [...this.blocks.values()].filter((b) => b.expiresAt > now);
+    return this.blocks.values().filter((b) => b.expiresAt > now);
   }
 
   async add(block: BlockRecord, now: number): Promise<{ block: BlockRecord; changed: boolean }> {
@@ -20,38 +19,37 @@ export class MemoryBlockStore implements BlockStore {
     if (existing !== undefined && existing.expiresAt > now && existing.expiresAt >= block.expiresAt) {
       return { block: existing, changed: false };
     }
-    this.blocks.set(block.id, block);
-    this.counter += 1;
-    this.emit({ op: 'add', block });
+    this.blocks.put(block);
     return { block, changed: true };
   }
 
   async remove(id: string): Promise<BlockRecord | undefined> {
-    const existing = this.blocks.get(id);
-    if (existing === undefined) return undefined;
-    this.blocks.delete(id);
-    this.counter += 1;
-    this.emit({ op: 'remove', id });
-    return existing;
+    return this.blocks.delete(id);
   }
 
-  async version(): Promise<number> {
-    return this.counter;
+  async removeExpired(ids: readonly string[], now: number): Promise<void> {
+    this.blocks.deleteExpired(ids, now);
   }
 
-  async prune(now: number): Promise<void> {
-    for (const [id, block] of this.blocks) if (block.expiresAt <= now) this.blocks.delete(id);
+  version(): Promise<number> {
+    return this.blocks.version();
   }
 
-  subscribe(listener: (change: BlockChange) => void): void {
-    this.listeners.push(listener);
+  snapshot(): Promise<Snapshot<BlockRecord>> {
+    return this.blocks.snapshot();
   }
 
-  onReconnect(): void {}
+  subscribe(listener: (change: BlockChange) => void): () => void {
+    return this.blocks.subscribe(listener);
+  }
+
+  settled(): Promise<void> {
+    return this.blocks.settled();
+  }
+
+  onReconnect(listener: () => void): () => void {
+    return this.blocks.onReconnect(listener);
+  }
 
   async close(): Promise<void> {}
-
-  private emit(change: BlockChange): void {
-    for (const listener of this.listeners) listener(change);
-  }
 }

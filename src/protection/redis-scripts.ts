@@ -1,6 +1,9 @@
 // Lua run atomically by Redis. Every key of a script carries the same hash tag (see
 // protectionKeys), so each script touches one slot and runs unchanged on Redis Cluster.
 
+// Every block write moves the version and announces "<version> <change JSON>", as the
+// revocation scripts do: an instance that saw every version in order needs no reload.
+
 /** KEYS: blocks, version, channel. ARGV: id, json, expiresAt, now, change. Keeps the longer block. */
 export const ADD_BLOCK = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
@@ -9,8 +12,8 @@ if existing then
   if old > tonumber(ARGV[4]) and old >= tonumber(ARGV[3]) then return {0, existing} end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', KEYS[3], ARGV[5])
+local version = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[5])
 return {1, ARGV[2]}
 `;
 
@@ -19,23 +22,29 @@ export const REMOVE_BLOCK = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', KEYS[3], ARGV[2])
+local version = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[2])
 return existing
 `;
 
-/** KEYS: blocks, version. ARGV: now. Hash fields cannot expire on their own before Redis 7.4. */
-export const PRUNE_BLOCKS = `
-local all = redis.call('HGETALL', KEYS[1])
-local n = 0
-for i = 1, #all, 2 do
-  if tonumber(cjson.decode(all[i + 1]).expiresAt) <= tonumber(ARGV[1]) then
-    redis.call('HDEL', KEYS[1], all[i])
-    n = n + 1
+/**
+ * KEYS: blocks, version, channel. ARGV: now, then per id: id, change. Removes each block still
+ * expired at `now`, each with a version and a message of its own (hash fields cannot expire on
+ * their own before Redis 7.4).
+ */
+export const REMOVE_EXPIRED_BLOCKS = `
+local now = tonumber(ARGV[1])
+local removed = 0
+for i = 2, #ARGV, 2 do
+  local existing = redis.call('HGET', KEYS[1], ARGV[i])
+  if existing and tonumber(cjson.decode(existing).expiresAt) <= now then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    local version = redis.call('INCR', KEYS[2])
+    redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[i + 1])
+    removed = removed + 1
   end
 end
-if n > 0 then redis.call('INCR', KEYS[2]) end
-return n
+return removed
 `;
 
 /** KEYS: counters. ARGV: delta and ttl (ms) per key. Returns each counter's new total. */

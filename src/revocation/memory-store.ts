@@ -1,3 +1,5 @@
+import { MemoryRecords } from '../store/memory-records.js';
+import type { Snapshot } from '../store/mirror-sync.js';
 import type { RevocationRecord } from './revocation-record.js';
 import type { AuditEntry, RevocationChange, RevocationStore } from './revocation-store.js';
 
@@ -8,59 +10,62 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly kind = 'memory' as const;
   readonly available = true;
   readonly unavailableReason = undefined;
-  private readonly records = new Map<string, RevocationRecord>();
-  private readonly listeners: ((change: RevocationChange) => void)[] = [];
-  private counter = 0;
+  private readonly records = new MemoryRecords<RevocationRecord>();
   private readonly trail: AuditEntry[] = [];
 
   async list(): Promise<RevocationRecord[]> {
-    return [...this.records.values()];
+    return this.records.values();
   }
 
   async add(record: RevocationRecord): Promise<{ record: RevocationRecord; created: boolean }> {
     const existing = this.records.get(record.id);
     if (existing !== undefined) return { record: existing, created: false };
-    this.records.set(record.id, record);
     this.record({ op: 'add', at: record.at, by: record.by, record });
-    this.counter += 1;
-    this.emit({ op: 'add', record, version: this.counter });
+    this.records.put(record);
     return { record, created: true };
   }
 
   async remove(id: string, by = 'system'): Promise<RevocationRecord | undefined> {
-    const existing = this.records.get(id);
-    if (existing === undefined) return undefined;
-    this.records.delete(id);
+    if (this.records.get(id) === undefined) return undefined;
     this.record({ op: 'remove', at: new Date().toISOString(), by, id });
-    this.counter += 1;
-    this.emit({ op: 'remove', id, version: this.counter });
-    return existing;
+    return this.records.delete(id);
+  }
+
+  async removeExpired(ids: readonly string[], now: number): Promise<void> {
+    const at = new Date().toISOString();
+    for (const record of this.records.deleteExpired(ids, now)) {
+      this.record({ op: 'remove', at, by: 'system', id: record.id });
+    }
   }
 
   async audit(limit = 1000): Promise<AuditEntry[]> {
     return this.trail.slice(-limit);
   }
 
-  async version(): Promise<number> {
-    return this.counter;
+  version(): Promise<number> {
+    return this.records.version();
   }
 
-  subscribe(listener: (change: RevocationChange) => void): void {
-    this.listeners.push(listener);
+  snapshot(): Promise<Snapshot<RevocationRecord>> {
+    return this.records.snapshot();
   }
 
-  async settled(): Promise<void> {}
+  subscribe(listener: (change: RevocationChange) => void): () => void {
+    return this.records.subscribe(listener);
+  }
 
-  onReconnect(): void {}
+  settled(): Promise<void> {
+    return this.records.settled();
+  }
+
+  onReconnect(listener: () => void): () => void {
+    return this.records.onReconnect(listener);
+  }
 
   async close(): Promise<void> {}
 
   private record(entry: AuditEntry): void {
     this.trail.push(entry);
     if (this.trail.length > AUDIT_CAP) this.trail.splice(0, this.trail.length - AUDIT_CAP);
-  }
-
-  private emit(change: RevocationChange): void {
-    for (const listener of this.listeners) listener(change);
   }
 }

@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { RevocationSpec } from '../config/schema.js';
 
-export type RevocationSpec =
-  | { kind: 'key'; issuer: string; kid: string }
-  | { kind: 'token'; issuer: string; jti: string; exp?: number | undefined }
-  | { kind: 'subject'; issuer: string; sub: string; before: string }
-  | { kind: 'issuer'; issuer: string; before: string };
+export type { RevocationSpec };
 
 export type RevocationKind = RevocationSpec['kind'];
 export type RevocationSource = 'config' | 'api' | 'cli';

@@ -1,13 +1,8 @@
 import type { Logger } from 'pino';
 import type { RevocationsConfig, StoreConfig } from '../config/schema.js';
-import { StoreUnavailableError } from '../store/store-unavailable-error.js';
+import { MirrorSync, sendOwed } from '../store/mirror-sync.js';
 import { RevocationMirror } from './revocation-mirror.js';
-import {
-  makeRecord,
-  type RevocationRecord,
-  type RevocationSource,
-  type RevocationSpec,
-} from './revocation-record.js';
+import { makeRecord, type RecordFacts, type RevocationRecord, type RevocationSpec } from './revocation-record.js';
 import type { RevocationStore } from './revocation-store.js';
 
 export class RevocationRefusedError extends Error {
@@ -29,16 +24,18 @@ export interface RevocationServiceOptions {
   readonly clockSkewSeconds: number;
 }
 
+/** Who asks for a revocation, and why; the service adds when. */
+export type RevokeFacts = Omit<RecordFacts, 'now' | 'clockSkewSeconds'>;
+
 /**
- * Keeps the hot-path mirror equal to the store: config revocations are written at start,
- * changes arrive by subscription, and a periodic version check resyncs an instance that
- * missed a message. Writes go to the store first and reach the mirror only once stored.
+ * Revocations: the hot-path mirror, kept equal to the store by the one MirrorSync, and the
+ * revocation write policy. Writes go to the store first and reach the mirror only once stored,
+ * so a 201 means stored. The configuration's revocations hold from the first request; writing
+ * them to the store (and lifting the ones a reloaded file dropped) is owed until it succeeds.
  */
 export class RevocationService {
   readonly mirror = new RevocationMirror();
-  private lastSyncAt: number;
-  private lastVersion = -1;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly syncer: MirrorSync<RevocationRecord>;
   private pendingConfig: RevocationRecord[] = [];
   /** Config records a reload dropped that the store has not confirmed removing yet (Redis away). */
   private pendingRemoval: string[] = [];
@@ -46,17 +43,22 @@ export class RevocationService {
   private clockSkewSeconds: number;
 
   constructor(private readonly options: RevocationServiceOptions) {
-    this.lastSyncAt = options.clock();
     this.clockSkewSeconds = options.clockSkewSeconds;
-    options.store.subscribe((change) => {
-      if (change.op === 'add') this.mirror.apply(change.record);
-      else this.mirror.remove(change.id);
-      // Seeing every change in order means the mirror equals that version: no reload needed.
-      if (change.version !== undefined && change.version === this.lastVersion + 1)
-        this.lastVersion = change.version;
-      this.lastSyncAt = this.options.clock();
-    });
-    options.store.onReconnect(() => void this.sync());
+    this.syncer = new MirrorSync(
+      options.store,
+      this.mirror,
+      {
+        flushPending: () => this.flushPending(),
+        reinstate: (stored) => this.reinstateConfig(stored),
+      },
+      {
+        family: 'revocation',
+        awayMessage: 'revocation store unavailable; serving the last known revocations',
+        logger: options.logger,
+        clock: options.clock,
+        resyncMs: options.storeConfig.resyncSeconds * 1000,
+      },
+    );
   }
 
   get store(): RevocationStore {
@@ -65,18 +67,13 @@ export class RevocationService {
 
   /** Loads config revocations and the store. A store that is down is not fatal: see readiness. */
   async start(config: RevocationsConfig): Promise<void> {
-    const now = this.options.clock();
-    this.pendingConfig = configRecords(config, now, this.clockSkewSeconds);
+    this.pendingConfig = configRecords(config, this.options.clock(), this.clockSkewSeconds);
     this.configured = this.pendingConfig;
     // The config's revocations hold from the first request, whether or not the store answers.
     for (const record of this.pendingConfig) this.mirror.apply(record);
     // A store still connecting gets to answer first, so that the first request after a restart
     // already sees every stored revocation; a store that is down does not hold up the start.
-    await this.options.store.settled();
-    await this.sync();
-    const every = this.options.storeConfig.resyncSeconds * 1000;
-    this.timer = setInterval(() => void this.sync(), every);
-    this.timer.unref();
+    await this.syncer.start();
   }
 
   /**
@@ -124,13 +121,13 @@ export class RevocationService {
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.syncer.stop();
     await this.options.store.close();
   }
 
-  /** Seconds since the mirror was last known to equal the store. */
+  /** Seconds since the mirror was last known to equal the store (the last successful exchange). */
   staleSeconds(): number {
-    return this.options.store.available ? 0 : (this.options.clock() - this.lastSyncAt) / 1000;
+    return this.syncer.staleSeconds();
   }
 
   /** Whether fail-closed routes must refuse: the store is gone for longer than allowed. */
@@ -139,10 +136,7 @@ export class RevocationService {
     return onUnavailable === 'fail-closed' && this.staleSeconds() > maxStaleSeconds;
   }
 
-  async revoke(
-    spec: RevocationSpec,
-    facts: { reason?: string | undefined; by: string; source: RevocationSource },
-  ): Promise<{ record: RevocationRecord; created: boolean }> {
+  async revoke(spec: RevocationSpec, facts: RevokeFacts): Promise<{ record: RevocationRecord; created: boolean }> {
     const record = makeRecord(spec, {
       ...facts,
       now: this.options.clock(),
@@ -179,67 +173,51 @@ export class RevocationService {
     return this.mirror.list();
   }
 
-  /** Reloads the mirror from the store when its version moved; writes pending config records. */
-  async sync(): Promise<void> {
-    const store = this.options.store;
-    try {
-      if (this.pendingConfig.length > 0) {
-        for (const record of this.pendingConfig) await store.add(record);
-        this.pendingConfig = [];
-      }
-      while (this.pendingRemoval.length > 0) {
-        await store.remove(this.pendingRemoval[0]!, 'config');
-        this.pendingRemoval.shift();
-      }
-      const version = await store.version();
-      if (version !== this.lastVersion) {
-        const records = await store.list();
-        // A store that lost its data (Redis restarted without persistence) gets the config's back.
-        const lost = this.lostConfigRecords(records);
-        for (const record of lost) await store.add(record);
-        this.mirror.replaceAll([...records, ...lost]);
-        this.lastVersion = version;
-      }
-      const expired = this.mirror.expire(this.options.clock());
-      for (const id of expired) await store.remove(id);
-      this.lastSyncAt = this.options.clock();
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      this.options.logger.warn(
-        { event: 'revocation.sync_failed', err: err.message },
-        'revocation store unavailable',
-      );
-    }
+  /** Writes what the configuration still owes the store, and brings the mirror up to it. */
+  sync(): Promise<void> {
+    return this.syncer.sync();
   }
 
-  private lostConfigRecords(stored: readonly RevocationRecord[]): RevocationRecord[] {
+  private async flushPending(): Promise<void> {
+    const store = this.options.store;
+    await sendOwed(
+      this.pendingConfig,
+      (record) => store.add(record),
+      (record) => {
+        this.pendingConfig = this.pendingConfig.filter((r) => r !== record);
+      },
+    );
+    await sendOwed(
+      this.pendingRemoval,
+      (id) => store.remove(id, 'config'),
+      (id) => {
+        this.pendingRemoval = this.pendingRemoval.filter((r) => r !== id);
+      },
+    );
+  }
+
+  /** A store that lost its data (Redis restarted without persistence) gets the config's back. */
+  private async reinstateConfig(stored: readonly RevocationRecord[]): Promise<RevocationRecord[]> {
     const ids = new Set(stored.map((r) => r.id));
     const now = this.options.clock();
-    return this.configured.filter((r) => !ids.has(r.id) && (r.expiresAt === undefined || r.expiresAt > now));
+    const lost = this.configured.filter(
+      (r) => !ids.has(r.id) && (r.expiresAt === undefined || r.expiresAt > now),
+    );
+    for (const record of lost) await this.options.store.add(record);
+    return lost;
   }
 }
 
 function configRecords(config: RevocationsConfig, now: number, clockSkewSeconds: number): RevocationRecord[] {
-  const facts = { by: 'config', source: 'config' as const, now, clockSkewSeconds };
-  const specs: { spec: RevocationSpec; reason: string | undefined }[] = [
-    ...config.keys.map((k) => ({
-      spec: { kind: 'key' as const, issuer: k.issuer, kid: k.kid },
-      reason: k.reason,
-    })),
-    ...config.tokens.map((t) => ({
-      spec: { kind: 'token' as const, issuer: t.issuer, jti: t.jti, exp: t.exp },
-      reason: t.reason,
-    })),
-    ...config.subjects.map((s) => ({
-      spec: { kind: 'subject' as const, issuer: s.issuer, sub: s.sub, before: s.before },
-      reason: s.reason,
-    })),
-    ...config.issuers.map((i) => ({
-      spec: { kind: 'issuer' as const, issuer: i.issuer, before: i.before },
-      reason: i.reason,
-    })),
+  // The file lists revocations by kind, each entry the kind's own schema plus a reason.
+  const listed: { spec: RevocationSpec; reason: string | undefined }[] = [
+    ...config.keys.map(({ reason, ...what }) => ({ spec: { kind: 'key' as const, ...what }, reason })),
+    ...config.tokens.map(({ reason, ...what }) => ({ spec: { kind: 'token' as const, ...what }, reason })),
+    ...config.subjects.map(({ reason, ...what }) => ({ spec: { kind: 'subject' as const, ...what }, reason })),
+    ...config.issuers.map(({ reason, ...what }) => ({ spec: { kind: 'issuer' as const, ...what }, reason })),
   ];
-  return specs.map(({ spec, reason }) => makeRecord(spec, { ...facts, reason }));
+  const facts = { by: 'config', source: 'config' as const, now, clockSkewSeconds };
+  return listed.map(({ spec, reason }) => makeRecord(spec, { ...facts, reason }));
 }
 
 export function describe(r: RevocationRecord): string {

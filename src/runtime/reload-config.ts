@@ -7,6 +7,7 @@ import type { RequestStats } from '../observability/request-stats.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { Protection } from '../protection/protection.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
+import type { RedisLink } from '../store/redis-link.js';
 import { carryOverKeySets } from './carry-key-sets.js';
 import { type CompiledConfig, compileConfig } from './compile-config.js';
 import { createRuntime, type GatewayRuntime } from './gateway-runtime.js';
@@ -40,6 +41,8 @@ export interface ReloaderDeps {
   readonly events: SecurityEvents;
   readonly logger: Logger;
   readonly clock: () => number;
+  /** The process's one Redis link (store.kind redis): new protection rules share it. */
+  readonly link: RedisLink | undefined;
 }
 
 const DRAIN_POLL_MS = 50;

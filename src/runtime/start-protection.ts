@@ -1,16 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Logger } from 'pino';
-import type { StoreConfig } from '../config/schema.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { CompiledProtection } from '../protection/compile-protection.js';
-import { createProtection } from '../protection/create-protection.js';
+import { createProtection, type ProtectionStoreDeps } from '../protection/create-protection.js';
 import type { Protection } from '../protection/protection.js';
 import type { CompiledConfig } from './compile-config.js';
 
-export interface ProtectionStartDeps {
-  readonly store: StoreConfig;
-  readonly logger: Logger;
-  readonly clock: () => number;
+export interface ProtectionStartDeps extends ProtectionStoreDeps {
   readonly events: SecurityEvents;
 }
 

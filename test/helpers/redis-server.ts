@@ -13,6 +13,10 @@ export interface TestRedis {
   stop(hard?: boolean): Promise<void>;
   /** Starts it again on the same port with the same data directory. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server hangs with its connections open, as a stalled Redis does. */
+  pause(): void;
+  /** SIGCONT after pause() (stop() and close() resume it too). */
+  resume(): void;
   /** Stops it and removes its directory. */
   close(): Promise<void>;
 }
@@ -94,9 +98,14 @@ export async function startRedis(): Promise<TestRedis> {
     await waitFor(answers, { timeoutMs: 5000, intervalMs: 20, message: `redis-server on port ${port}` });
   };
 
+  const resume = () => {
+    if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGCONT');
+  };
+
   const stop = async (hard = false) => {
     const proc = child;
     if (proc === undefined || proc.exitCode !== null) return;
+    resume(); // a stopped process would hold a SIGTERM until continued
     const exited = new Promise((resolve) => proc.once('exit', resolve));
     proc.kill(hard ? 'SIGKILL' : 'SIGTERM');
     await exited;
@@ -109,6 +118,10 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     stop,
     restart: start,
+    pause: () => {
+      if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGSTOP');
+    },
+    resume,
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

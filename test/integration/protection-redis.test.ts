@@ -67,6 +67,14 @@ after(async () => {
   await upstream.close();
 });
 
+/** Calls per command since the last CONFIG RESETSTAT (commands run by scripts included). */
+async function commandCalls(): Promise<Record<string, number>> {
+  const info = await inspect.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const [, name, n] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[name!] = Number(n);
+  return calls;
+}
+
 function flush(gw: TestGateway): Promise<void> {
   return gw.running.protection!.sync.flush();
 }
@@ -104,6 +112,14 @@ describe('token replay across instances', () => {
     assert.equal((events[0]!.counts as Record<string, number>).distinctAddresses, 6);
     assert.equal((events[0]!.addresses as string[]).length, 6);
     blockId = String(events[0]!.blockId);
+  });
+
+  test('the block reached the other instance with its version: neither resync reads the blocks again', async () => {
+    await inspect.config('RESETSTAT');
+    for (const gw of [a, b]) await gw.running.protection!.blocks.sync();
+    const calls = await commandCalls();
+    assert.equal(calls.hgetall, undefined, `no block was read again: ${JSON.stringify(calls)}`);
+    assert.ok((calls.get ?? 0) >= 2, 'each instance compared the version');
   });
 
   test('an instance started after the block refuses the token from its first request', async () => {
@@ -224,7 +240,14 @@ describe('Redis away', () => {
       },
       { timeoutMs: 5000, message: 'the block to reach Redis' },
     );
-    await b.running.protection!.blocks.sync(); // what B's periodic resync does
-    assert.equal(await verdictFrom(b, loopback(150), token), '401 token_blocked');
+    // B hears of it by message once resubscribed, or by its resync once reconnected (it may
+    // still be reconnecting when the block reaches Redis).
+    await waitFor(
+      async () => {
+        await b.running.protection!.blocks.sync(); // what B's periodic resync does
+        return (await verdictFrom(b, loopback(150), token)) === '401 token_blocked';
+      },
+      { message: 'B to refuse the token' },
+    );
   });
 });

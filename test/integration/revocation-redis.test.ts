@@ -292,3 +292,77 @@ test('a gateway restart keeps every revocation, from its first request on', asyn
   const record = (await listed(a)).find((r) => r.id === res.body.id);
   assert.deepEqual(record, res.body);
 });
+
+describe('how an instance talks to Redis', () => {
+  /** Calls per command since the last CONFIG RESETSTAT (commands run by scripts included). */
+  async function commandCalls(): Promise<Record<string, number>> {
+    const info = await inspect.info('commandstats');
+    const calls: Record<string, number> = {};
+    for (const [, name, n] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[name!] = Number(n);
+    return calls;
+  }
+
+  const clientList = async () => String(await inspect.client('LIST')).trim();
+  const clients = async () => (await clientList()).split('\n').length;
+
+  test('one process opens one connection pair for all its stores: revocations, blocks and the event stream', async () => {
+    const before = await clients();
+    const withProtection = referenceConfig(dir, ring, {
+      upstream: upstream.url,
+      extra: {
+        store: redisStore(redis.url, 'pg-conn:', { resyncSeconds: 60 }),
+        protection: {
+          anomalies: {
+            tokenReplay: { maxAddresses: 5, windowSeconds: 600, mode: 'enforce' },
+            criticalEvent: { blockSeconds: 60, mode: 'enforce' },
+          },
+        },
+      },
+    });
+    const c = await startTestGateway(withProtection, { dir });
+    try {
+      // A refusal, so that the event stream writes too.
+      assert.equal(await verdict(c, await sign(ring.stray, enterpriseClaims())), '401 unknown_key');
+      await waitFor(async () => (await inspect.xlen('pg-conn:{events}:stream')) > 0, {
+        message: 'the event stream to write',
+      });
+      assert.equal((await clients()) - before, 2, await clientList());
+    } finally {
+      await c.close();
+    }
+    await waitFor(async () => (await clients()) === before, { message: 'its connections to close' });
+  });
+
+  test('revocation scripts are registered once and sent by digest (EVALSHA), not as source with every write', async () => {
+    await inspect.config('RESETSTAT');
+    for (let i = 0; i < 20; i++) {
+      const res = await revoke(a, { kind: 'token', issuer: 'enterprise', jti: `evalsha-${i}` });
+      assert.equal(res.status, 201);
+    }
+    const calls = await commandCalls();
+    assert.ok((calls.eval ?? 0) <= 1, `EVAL sent ${calls.eval} times: ${JSON.stringify(calls)}`);
+    assert.ok((calls.evalsha ?? 0) >= 19, `EVALSHA sent ${calls.evalsha} times`);
+  });
+
+  test('expired token revocations leave the store in one round trip, and every instance hears of each', async () => {
+    const exp = NOW - 3600; // long expired, skew included
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await revoke(a, { kind: 'token', issuer: 'enterprise', jti: `expired-${i}`, exp });
+      assert.equal(res.status, 201);
+      ids.push(String(res.body.id));
+    }
+    await waitFor(() => ids.every((id) => b.running.revocations.mirror.get(id) !== undefined), {
+      message: 'B to hear of them',
+    });
+    await inspect.config('RESETSTAT');
+    await a.running.revocations.sync();
+    const calls = await commandCalls();
+    assert.equal((calls.eval ?? 0) + (calls.evalsha ?? 0), 1, JSON.stringify(calls));
+    assert.equal(calls.hdel, 30);
+    for (const id of ids) assert.equal(await inspect.hget(KEYS.records, id), null);
+    await waitFor(() => ids.every((id) => b.running.revocations.mirror.get(id) === undefined), {
+      message: 'B to drop them by message, without waiting for its own resync',
+    });
+  });
+});

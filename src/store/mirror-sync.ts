@@ -1,0 +1,279 @@
+import type { Logger } from 'pino';
+import type { StoreConfig } from '../config/schema.js';
+import type { Change } from './change-message.js';
+import { StoreUnavailableError } from './store-unavailable-error.js';
+
+export type { Change } from './change-message.js';
+
+/** What every mirrored record has: an id derived from what it is, and maybe an end. */
+export interface MirroredRecord {
+  readonly id: string;
+  /** Epoch ms after which the record is dropped everywhere; undefined: until removed. */
+  readonly expiresAt?: number | undefined;
+}
+
+/** The store's whole family at one version, read atomically. */
+export interface Snapshot<R> {
+  readonly version: number;
+  readonly records: readonly R[];
+}
+
+/**
+ * What the sync needs of a family's store (memory or Redis). Every method rejects with
+ * StoreUnavailableError when the store is away, and with anything else only for a bug.
+ */
+export interface MirroredStore<R extends MirroredRecord> {
+  readonly kind: StoreConfig['kind'];
+  /** Whether the last contact with the backing store succeeded. */
+  readonly available: boolean;
+  /** Why it is unavailable, for /readyz. */
+  readonly unavailableReason: string | undefined;
+  /** Resolves once the first connection attempt has ended, reached or not (bounded). */
+  settled(): Promise<void>;
+  /** A number that moves with every write: the cheap way to notice a missed message. */
+  version(): Promise<number>;
+  /** Every record, expired ones included, with the version they are at. */
+  snapshot(): Promise<Snapshot<R>>;
+  /** Removes those of `ids` that are still expired at `now`, in one round trip, announcing each. */
+  removeExpired(ids: readonly string[], now: number): Promise<void>;
+  /** Changes made by any instance, this one included; returns the unsubscribe. */
+  subscribe(listener: (change: Change<R>) => void): () => void;
+  /** Called when the store answers again after an outage, or may have lost messages. */
+  onReconnect(listener: () => void): () => void;
+}
+
+/** The family's in-memory index, which the request path reads. */
+export interface Mirror<R extends MirroredRecord> {
+  apply(record: R): void;
+  remove(id: string): unknown;
+  replaceAll(records: Iterable<R>): void;
+  /** Drops what has run out at `now`; returns the ids dropped. */
+  expire(now: number): string[];
+}
+
+/** What a family owes the store beyond the mirror: its write policy's half of a sync. */
+export interface SyncPolicy<R extends MirroredRecord> {
+  /**
+   * Sends what this instance decided but the store has not confirmed (config records to write
+   * or lift, blocks decided while Redis was away). StoreUnavailableError keeps it for the next
+   * sync; a write that fails for any other reason must be dropped, not retried for ever.
+   */
+  flushPending(): Promise<void>;
+  /** Records the mirror keeps beyond a reloaded snapshot (writes in flight, config records the store lost). */
+  reinstate(stored: readonly R[]): Promise<readonly R[]>;
+  /** Sees every change applied from the store (a block lifted elsewhere is no longer owed). */
+  onChange?(change: Change<R>): void;
+}
+
+/**
+ * A write policy's helper for what it owes the store: sends each item in turn and `settle`s it
+ * once sent. An outage stops there (the rest waits for the next sync); any other error settles
+ * its item too, so a bug is thrown once, not retried as if Redis were away.
+ */
+export async function sendOwed<T>(
+  owed: Iterable<T>,
+  send: (item: T) => Promise<unknown>,
+  settle: (item: T) => void,
+): Promise<void> {
+  for (const item of [...owed]) {
+    try {
+      await send(item);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) settle(item);
+      throw err;
+    }
+    settle(item);
+  }
+}
+
+export interface MirrorSyncOptions {
+  /** The family, for log events: `<family>.sync_failed`, `<family>.sync_error`. */
+  readonly family: string;
+  /** Logged once when the store goes away: what this family does meanwhile. */
+  readonly awayMessage: string;
+  readonly logger: Logger;
+  /** Epoch ms. */
+  readonly clock: () => number;
+  readonly resyncMs: number;
+}
+
+/**
+ * Keeps a family's mirror equal to its store, the same way for every family that instances
+ * mirror (revocations and blocks today; lineage, key trust, signal watermarks, DPoP replay next):
+ * a family brings its store, its index (Mirror) and its write policy (SyncPolicy), nothing else.
+ *
+ * - Changes arrive as versioned messages. One that follows the last known version moves it on;
+ *   a gap (a lost message) asks for a sync, one older than the mirror (a late duplicate, or a
+ *   store that restarted empty and counts again) for a reload.
+ * - A sync sends what is pending, reads the version, and reloads the family only when the
+ *   version moved past what the messages showed; messages arriving during the reload are held
+ *   and applied after it when newer than the snapshot. The store answering again, or the
+ *   subscriber coming back, asks for a sync; so does a timer every `resyncMs`.
+ * - Expired records leave the mirror locally and the store in one round trip.
+ * - Staleness (for fail-closed readers) counts from the last successful exchange with the store.
+ * - One error policy: StoreUnavailableError means the store is away (logged once, retried by the
+ *   next sync); any other error is a bug: logged as an error and thrown, never taken for an outage.
+ */
+export class MirrorSync<R extends MirroredRecord> {
+  private lastVersion = -1;
+  /** A message older than the mirror arrived: a late duplicate, or the store's counter went back. */
+  private reloadWanted = false;
+  private lastSuccessAt: number;
+  private failing = false;
+  private held: Change<R>[] | undefined;
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly detach: (() => void)[] = [];
+
+  constructor(
+    private readonly store: MirroredStore<R>,
+    private readonly mirror: Mirror<R>,
+    private readonly policy: SyncPolicy<R>,
+    private readonly options: MirrorSyncOptions,
+  ) {
+    this.lastSuccessAt = options.clock();
+    this.detach.push(store.subscribe((change) => this.onChange(change)));
+    this.detach.push(store.onReconnect(() => this.requestSync()));
+  }
+
+  /** Waits (briefly) for the store's first answer, syncs, then resyncs every `resyncMs`. */
+  async start(): Promise<void> {
+    await this.store.settled();
+    await this.sync();
+    this.timer = setInterval(() => this.requestSync(), this.options.resyncMs);
+    this.timer.unref();
+  }
+
+  /** Stops following the store; with `flush`, sends what is pending first. */
+  async stop(options: { flush?: boolean } = {}): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (options.flush) await this.sync().catch(() => {});
+    else await this.running?.catch(() => {});
+    for (const detach of this.detach.splice(0)) detach();
+  }
+
+  /**
+   * Brings the mirror up to the store. Resolves when done or when the store is away (see
+   * staleSeconds); rejects only for a bug. A sync asked for while one runs runs after it.
+   */
+  sync(): Promise<void> {
+    if (this.running === undefined) {
+      // Started on the next microtask, once `running` is set: a memory store announces a write
+      // synchronously, and the sync that message asks for must queue behind this one.
+      this.running = Promise.resolve()
+        .then(() => this.runOnce())
+        .finally(() => {
+          this.running = undefined;
+        });
+      return this.running;
+    }
+    this.queued ??= this.running
+      .catch(() => {})
+      .then(() => {
+        this.queued = undefined;
+        return this.sync();
+      });
+    return this.queued;
+  }
+
+  /** Seconds since the mirror was last known to equal the store; 0 while it is. */
+  staleSeconds(): number {
+    if (this.store.available && !this.failing) return 0;
+    return Math.max(0, this.options.clock() - this.lastSuccessAt) / 1000;
+  }
+
+  /** The store version the mirror is known to equal; -1 before the first sync. */
+  get version(): number {
+    return this.lastVersion;
+  }
+
+  private requestSync(): void {
+    // Already logged by runOnce; a timer or a message has no caller to hand the error to.
+    this.sync().catch(() => {});
+  }
+
+  private async runOnce(): Promise<void> {
+    const { clock, logger, family } = this.options;
+    try {
+      await this.policy.flushPending();
+      const known = this.lastVersion;
+      const version = await this.store.version();
+      // Behind what the messages showed (they raced this read) is fine; behind what was known
+      // before asking means the counter went back: the store lost data.
+      if (this.reloadWanted || version > this.lastVersion || version < known) await this.reload();
+      const now = clock();
+      const expired = this.mirror.expire(now);
+      if (expired.length > 0) await this.store.removeExpired(expired, now);
+      if (this.failing) logger.info({ event: `${family}.sync_resumed` }, `${family} store answers again`);
+      this.failing = false;
+      this.lastSuccessAt = clock();
+    } catch (err) {
+      const wasFailing = this.failing;
+      this.failing = true;
+      if (err instanceof StoreUnavailableError) {
+        if (!wasFailing) {
+          logger.warn({ event: `${family}.sync_failed`, err: err.message }, this.options.awayMessage);
+        }
+        return;
+      }
+      logger.error(
+        { event: `${family}.sync_error`, err },
+        `${family} sync failed: ${(err as Error).message}`,
+      );
+      throw err;
+    }
+  }
+
+  private async reload(): Promise<void> {
+    this.held = [];
+    let snapshot: Snapshot<R>;
+    try {
+      snapshot = await this.store.snapshot();
+      const extra = await this.policy.reinstate(snapshot.records);
+      this.mirror.replaceAll([...snapshot.records, ...extra]);
+      this.lastVersion = snapshot.version;
+      this.reloadWanted = false;
+    } finally {
+      const held = this.held;
+      this.held = undefined;
+      for (const change of held) this.apply(change);
+    }
+  }
+
+  private onChange(change: Change<R>): void {
+    if (this.held !== undefined) this.held.push(change);
+    else this.apply(change);
+  }
+
+  private apply(change: Change<R>): void {
+    const version = change.version;
+    if (version !== undefined && this.lastVersion >= 0 && version <= this.lastVersion) {
+      // Already in the mirror (a message older than the last reload), or the store's counter
+      // went back and climbed again (Redis restarted empty): only a reload tells which.
+      this.reloadWanted = true;
+      this.requestSync();
+      return;
+    }
+    try {
+      if (change.op === 'add') this.mirror.apply(change.record);
+      else this.mirror.remove(change.id);
+      this.policy.onChange?.(change);
+    } catch (err) {
+      this.options.logger.error(
+        { event: `${this.options.family}.sync_error`, err },
+        `${this.options.family} change not applied: ${(err as Error).message}`,
+      );
+      this.requestSync();
+      return;
+    }
+    if (version !== undefined && version === this.lastVersion + 1) {
+      this.lastVersion = version;
+      this.lastSuccessAt = this.options.clock();
+    } else {
+      // A gap: some change never arrived (or this one has no version to vouch for it).
+      this.requestSync();
+    }
+  }
+}
