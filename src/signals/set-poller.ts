@@ -5,7 +5,7 @@ import type { SetOutcome } from './signal-receiver.js';
 
 export interface PollerDeps {
   readonly transmitter: CompiledTransmitter;
-  readonly receive: (raw: string) => Promise<SetOutcome>;
+  readonly receive: (raw: string, jti: string) => Promise<SetOutcome>;
   readonly logger: Logger;
   readonly clock: () => number;
 }
@@ -124,7 +124,7 @@ export class SetPoller {
         this.errs[jti] = { err: 'invalid_request', description: 'not a compact JWS string' };
         continue;
       }
-      const outcome = await this.deps.receive(raw);
+      const outcome = await this.deps.receive(raw, jti);
       if (outcome.status === 'unavailable') {
         // The rest of the batch stays unacknowledged: the transmitter serves it again.
         throw new Error(
@@ -133,13 +133,6 @@ export class SetPoller {
       }
       if (outcome.status === 'refused') {
         this.errs[jti] = { err: outcome.error.err, description: outcome.error.description };
-        continue;
-      }
-      if (outcome.set.jti !== jti) {
-        this.errs[jti] = {
-          err: 'invalid_request',
-          description: `the SET's jti is ${outcome.set.jti}, not ${jti}`,
-        };
         continue;
       }
       this.acks.push(jti);

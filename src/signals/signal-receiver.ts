@@ -97,7 +97,7 @@ export class SignalReceiver {
       if (transmitter.delivery !== 'poll') continue;
       const poller = new SetPoller({
         transmitter,
-        receive: (raw) => this.receive(raw, { via: 'poll', transmitter }),
+        receive: (raw, jti) => this.receive(raw, { via: 'poll', transmitter, jti }),
         logger: this.logger,
         clock: this.deps.clock,
       });

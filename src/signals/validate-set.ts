@@ -31,7 +31,8 @@ export interface ValidSet {
 /** How a SET arrived: a push carries the transmitter's Authorization header; a poll is ours. */
 export type Arrival =
   | { readonly via: 'push'; readonly authorization: string | undefined }
-  | { readonly via: 'poll'; readonly transmitter: CompiledTransmitter };
+  /** `jti`: the key the poll response gave the SET under (RFC 8936 section 2.2). */
+  | { readonly via: 'poll'; readonly transmitter: CompiledTransmitter; readonly jti: string };
 
 export interface SetContext {
   readonly signals: CompiledSignals;
@@ -84,6 +85,8 @@ export async function validateSet(raw: string, ctx: SetContext, facts: SetFacts)
   if (!audienceMatches(claims.aud, transmitter.audiences))
     throw new SetError('invalid_audience', "aud names none of this receiver's audiences");
   if (claims.jti === undefined || claims.jti === '') throw new SetError('invalid_request', 'no jti');
+  if (ctx.arrival.via === 'poll' && ctx.arrival.jti !== claims.jti)
+    throw new SetError('invalid_request', `served under jti ${ctx.arrival.jti}, but its jti differs`);
   if (claims.iat === undefined) throw new SetError('invalid_request', 'no iat');
   const nowSeconds = ctx.nowMs / 1000;
   if (claims.iat > nowSeconds + transmitter.clockSkewSeconds)
