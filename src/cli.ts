@@ -19,10 +19,15 @@ usage:
   provgate unblock ID [--config FILE]
   provgate events tail [--severity low|high|critical] [--since 1h|RFC3339] [--config FILE]
   provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
+  provgate signals status [--config FILE]
+  provgate signals send --event NAME --subject user:SUB|email:E|session:SID|jwt:JTI [--transmitter NAME]
+                        [--timestamp T] [--claim name=value ...] [--key PRIVATE_JWK] [--print] [--url URL]
+                                                                             (development only)
   provgate token mint --key PRIVATE_JWK --iss ISS --sub SUB [--aud AUD] [--scp "A B"] [--tid T]
                       [--ttl SECONDS] [--claim name=value ...]               (development only)
 
---config defaults to config/gateway.yaml.`;
+--config defaults to config/gateway.yaml. Commands that call the admin API send the operator token
+of --token-file FILE, else $PROVGATE_ADMIN_TOKEN, else (without admin.operators) admin.token.`;
 
 const OPTIONS = {
   config: { type: 'string', default: 'config/gateway.yaml' },
@@ -35,6 +40,7 @@ const OPTIONS = {
   exp: { type: 'string' },
   reason: { type: 'string' },
   by: { type: 'string' },
+  'token-file': { type: 'string' },
   alg: { type: 'string' },
   out: { type: 'string' },
   key: { type: 'string' },
@@ -46,6 +52,12 @@ const OPTIONS = {
   claim: { type: 'string', multiple: true },
   severity: { type: 'string' },
   since: { type: 'string' },
+  event: { type: 'string' },
+  subject: { type: 'string' },
+  transmitter: { type: 'string' },
+  timestamp: { type: 'string' },
+  url: { type: 'string' },
+  print: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -70,6 +82,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = () => loadConfigFile(configPath).config;
+  (await import('./cli/admin-credential.js')).useTokenFile(values['token-file']);
   // Each command loads only its own code: `revoke` need not load Fastify and the whole server.
   const revocations = () => import('./cli/revocation-commands.js');
   switch (command) {
@@ -103,6 +116,12 @@ async function main(argv: string[]): Promise<void> {
     case 'keys':
       if (sub !== 'generate') throw new CliError('usage: provgate keys generate --issuer ID ...');
       return (await import('./cli/dev-commands.js')).keysGenerateCommand(values, out);
+    case 'signals': {
+      const signals = await import('./cli/signals-commands.js');
+      if (sub === 'status') return signals.signalsStatusCommand(config(), out);
+      if (sub === 'send') return signals.signalsSendCommand(config(), { configPath, values }, out);
+      throw new CliError('usage: provgate signals status | send --event NAME --subject SUBJECT');
+    }
     case 'token':
       if (sub !== 'mint') throw new CliError('usage: provgate token mint --key FILE ...');
       return (await import('./cli/dev-commands.js')).tokenMintCommand(values, out);

@@ -2,17 +2,17 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { BlockNotFoundError } from '../protection/block-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import { StoreUnavailableError } from '../store/store-unavailable-error.js';
-import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
+import type { AdminGuard } from './admin-auth.js';
 
 interface Deps {
   /** Its protection rules are the ones in force (a reload may add, replace or remove them). */
   readonly runtime: RuntimeHolder;
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
 }
 
 /** GET /blocks lists the active blocks; DELETE /blocks/:id lifts one on every instance. */
 export function registerBlockRoutes(app: FastifyInstance, deps: Deps): void {
-  app.addHook('onRequest', requireAdminToken(deps.adminToken));
+  app.addHook('onRequest', deps.guard.hook);
   // One error policy, as for revocations: only an unavailable store is a 503; a bad request is
   // a 4xx; anything else is a bug, logged, and a plain 500 that leaks nothing.
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -38,6 +38,11 @@ export function registerBlockRoutes(app: FastifyInstance, deps: Deps): void {
       return reply.code(404).send({ error: 'not_found', message: 'protection is not configured' });
     }
     const removed = await protection.blocks.unblock(request.params.id);
+    const actor = request.adminActor;
+    request.log.warn(
+      { event: 'admin.block_lifted', id: request.params.id, by: actor?.by, issuer: actor?.issuer },
+      `block ${request.params.id} lifted by ${actor?.by}`,
+    );
     return { removed };
   });
 }

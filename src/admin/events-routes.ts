@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { RecentEvents } from '../observability/recent-events.js';
 import { isSeverity } from '../observability/recent-events.js';
-import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
+import type { AdminGuard } from './admin-auth.js';
 
 interface Deps {
   readonly recent: RecentEvents;
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
 }
 
 interface Query {
@@ -21,7 +21,7 @@ interface Query {
  * minimum (low, high, critical), `limit` at most that many of the newest.
  */
 export function registerEventsRoutes(app: FastifyInstance, deps: Deps): void {
-  app.addHook('onRequest', requireAdminToken(deps.adminToken));
+  app.addHook('onRequest', deps.guard.hook);
   app.get<{ Querystring: Query }>('/events', async (request, reply) => {
     const q = request.query;
     const after = q.after === undefined ? undefined : Number(q.after);

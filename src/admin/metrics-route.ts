@@ -1,21 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
+import type { AdminGuard } from './admin-auth.js';
 
 interface Deps {
   readonly metrics: Registry;
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
   /** admin.metricsRequireToken: Prometheus usually scrapes an internal port without credentials. */
   readonly requireToken: () => boolean;
 }
 
 /** GET /metrics in the Prometheus text format. */
 export function registerMetricsRoute(app: FastifyInstance, deps: Deps): void {
-  const guard = requireAdminToken(deps.adminToken);
-  // Asked at each scrape: a reload may turn the setting on or off.
-  app.addHook('onRequest', function metricsGuard(request, reply, done) {
-    if (deps.requireToken()) guard.call(this, request, reply, done);
-    else done();
+  // Asked at each scrape: a reload may turn the setting on or off. A viewer may read it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (deps.requireToken()) await deps.guard.hook(request, reply);
   });
   app.get('/metrics', async (_request, reply) => {
     const body = await deps.metrics.metrics();

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ReloadOutcome } from '../runtime/reload-config.js';
-import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
+import type { AdminGuard } from './admin-auth.js';
 
 interface Deps {
   readonly reload: (trigger: string) => Promise<ReloadOutcome>;
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
 }
 
 /**
@@ -12,8 +12,12 @@ interface Deps {
  * generation, warnings}`, or 422 with every problem of the file (the old configuration stays).
  */
 export function registerReloadRoute(app: FastifyInstance, deps: Deps): void {
-  app.addHook('onRequest', requireAdminToken(deps.adminToken));
-  app.post('/reload', async (_request, reply) => {
+  app.addHook('onRequest', deps.guard.hook);
+  app.post('/reload', async (request, reply) => {
+    request.log.info(
+      { event: 'admin.reload', by: request.adminActor?.by, issuer: request.adminActor?.issuer },
+      'reload asked through the admin API',
+    );
     const outcome = await deps.reload('admin-api');
     if (outcome.applied) return outcome;
     return reply.code(422).send({ error: 'invalid_configuration', ...outcome });

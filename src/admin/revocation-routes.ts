@@ -4,17 +4,18 @@ import { revocationRequestSchema } from '../revocation/revocation-request.js';
 import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import { StoreUnavailableError } from '../store/store-unavailable-error.js';
-import { type AdminTokenSource, requireAdminToken } from './admin-auth.js';
+import { actorFacts } from './admin-actor.js';
+import type { AdminGuard } from './admin-auth.js';
 
 interface Deps {
   readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
 }
 
 /** POST/GET/DELETE /revocations. A 201 means the store has the record; nothing is acknowledged and dropped. */
 export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void {
-  app.addHook('onRequest', requireAdminToken(deps.adminToken));
+  app.addHook('onRequest', deps.guard.hook);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof StoreUnavailableError) {
       return reply
@@ -45,7 +46,9 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void
     const { reason, by, ...spec } = body;
     const { record, created } = await deps.revocations.revoke(spec, {
       reason,
-      by: by ?? 'admin-api',
+      // Who asked is what the guard established; a `by` in the body is only a note.
+      ...actorFacts(request.adminActor, by),
+      // The channel, not who: the CLI notes itself as `cli:<user>`.
       source: by?.startsWith('cli:') ? 'cli' : 'api',
     });
     return reply.code(created ? 201 : 200).send(record);
@@ -59,7 +62,7 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void
   });
 
   app.delete<{ Params: { id: string } }>('/revocations/:id', async (request) => {
-    const removed = await deps.revocations.unrevoke(request.params.id, 'admin-api');
+    const removed = await deps.revocations.unrevoke(request.params.id, actorFacts(request.adminActor).by);
     return { removed };
   });
 }

@@ -4,7 +4,7 @@ import type { BlockView } from '../observability/block-view.js';
 import type { Observability } from '../observability/observability.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
-import type { AdminTokenSource } from './admin-auth.js';
+import type { AdminGuard } from './admin-auth.js';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
 import { registerEventsRoutes } from './events-routes.js';
 import { registerMetricsRoute } from './metrics-route.js';
@@ -20,7 +20,7 @@ interface Deps {
   readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
   readonly isDraining: () => boolean;
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
   /** The blocks of the protection rules in force; undefined without a `protection:` section. */
   readonly blocks: () => BlockView | undefined;
   readonly watch: AdminWatch;
@@ -31,16 +31,16 @@ export async function registerWatchRoutes(app: FastifyInstance, deps: Deps): Pro
   await app.register(async (scope) =>
     registerMetricsRoute(scope, {
       metrics: deps.watch.metrics,
-      adminToken: deps.adminToken,
+      guard: deps.guard,
       requireToken: () => deps.runtime.current.compiled.config.admin.metricsRequireToken,
     }),
   );
   await app.register(async (scope) =>
-    registerEventsRoutes(scope, { recent: deps.watch.observability.recent, adminToken: deps.adminToken }),
+    registerEventsRoutes(scope, { recent: deps.watch.observability.recent, guard: deps.guard }),
   );
   await app.register(async (scope) =>
     registerDashboardRoutes(scope, {
-      adminToken: deps.adminToken,
+      guard: deps.guard,
       runtime: deps.runtime,
       revocations: deps.revocations,
       observability: deps.watch.observability,

@@ -1,23 +1,24 @@
 import type { Config } from '../config/schema.js';
+import { adminBearer } from './admin-credential.js';
 import { CliError } from './cli-error.js';
 
-/** Calls the running gateway's admin API, as the config file describes it. */
+/** Calls the running gateway's admin API, as the config file describes it, with the operator's token. */
 export async function callAdmin(
   config: Config,
   method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  if (config.admin.token === undefined)
-    throw new CliError('admin.token is not set in the config; the admin API is off');
-  const host = config.admin.host === '0.0.0.0' ? '127.0.0.1' : config.admin.host;
+  const token = adminBearer(config);
+  const host =
+    config.admin.host === '0.0.0.0' || config.admin.host === '::' ? '127.0.0.1' : config.admin.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.admin.port}${path}`;
   let res: Response;
   try {
     res = await fetch(url, {
       method,
       headers: {
-        authorization: `Bearer ${config.admin.token}`,
+        authorization: `Bearer ${token}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -3,6 +3,7 @@ import { createLogger } from '../observability/logger.js';
 import type { BlockRecord } from '../protection/block-record.js';
 import { RedisProtectionStore } from '../protection/redis-protection-store.js';
 import { callAdmin } from './admin-client.js';
+import { changesGoThroughGateway } from './admin-credential.js';
 import { CliError } from './cli-error.js';
 import { withRedisStore } from './with-redis-store.js';
 
@@ -29,7 +30,7 @@ export async function listBlocksCommand(config: Config, out: Out): Promise<void>
 
 export async function unblockCommand(config: Config, id: string | undefined, out: Out): Promise<void> {
   if (id === undefined) throw new CliError('usage: provgate unblock <id> --config FILE');
-  if (config.store.kind === 'redis') {
+  if (config.store.kind === 'redis' && !changesGoThroughGateway(config)) {
     const removed = await withRedis(config, (store) => store.remove(id));
     if (removed === undefined) throw new CliError(`no active block with id ${id}`);
     out(`lifted: ${describeBlock(removed)}`);

@@ -8,6 +8,7 @@ import { revocationRequestSchema } from '../revocation/revocation-request.js';
 import { describe } from '../revocation/revocation-service.js';
 import type { AuditEntry } from '../revocation/revocation-store.js';
 import { callAdmin } from './admin-client.js';
+import { changesGoThroughGateway } from './admin-credential.js';
 import { CliError } from './cli-error.js';
 import { withRedisStore } from './with-redis-store.js';
 
@@ -47,7 +48,7 @@ export async function revokeCommand(
   const request = parsed.data;
   if (config.issuers[request.issuer] === undefined)
     throw new CliError(`--issuer: unknown issuer ${request.issuer}`);
-  if (config.store.kind === 'redis') {
+  if (config.store.kind === 'redis' && !changesGoThroughGateway(config)) {
     await withRedis(config, async (store) => {
       const { reason, by: _asked, ...spec } = request;
       const record = makeRecord(spec, {
@@ -82,7 +83,7 @@ export async function listRevocationsCommand(config: Config, out: Out): Promise<
   if (records.length === 0) out('no revocations');
   for (const r of records.sort((a, b) => a.at.localeCompare(b.at))) {
     out(
-      `${r.id}  ${r.at}  by ${r.by} (${r.source})  ${describe(r)}${r.reason ? `  reason: ${r.reason}` : ''}`,
+      `${r.id}  ${r.at}  by ${who(r.by, r.byIssuer)} (${r.source})  ${describe(r)}${r.reason ? `  reason: ${r.reason}` : ''}${r.note ? `  note: ${r.note}` : ''}`,
     );
   }
 }
@@ -108,7 +109,7 @@ export async function revocationAuditCommand(config: Config, out: Out): Promise<
 
 export async function unrevokeCommand(config: Config, id: string | undefined, out: Out): Promise<void> {
   if (id === undefined) throw new CliError('usage: provgate unrevoke <id> --config FILE');
-  if (config.store.kind === 'redis') {
+  if (config.store.kind === 'redis' && !changesGoThroughGateway(config)) {
     await withRedis(config, async (store) => {
       const existing = (await store.list()).find((r) => r.id === id);
       if (existing === undefined) throw new CliError(`no revocation with id ${id}`);
@@ -135,6 +136,11 @@ function withRedis<T>(config: Config, work: (store: RedisRevocationStore) => Pro
     (link) => new RedisRevocationStore(link, { prefix: config.store.prefix, logger: createLogger('silent') }),
     work,
   );
+}
+
+/** An operator as `sub@issuer`; `static-token`, `config` and `cli:<user>` as they are. */
+function who(by: string, issuer: string | undefined): string {
+  return issuer === undefined ? by : `${by}@${issuer}`;
 }
 
 function safeUser(): string {

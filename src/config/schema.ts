@@ -108,7 +108,8 @@ function withoutUndefined<T extends object>(value: T): T {
 
 const issuerSchema = z.strictObject({
   issuer: z.string().min(1),
-  role: z.enum(['identity-provider', 'resource']),
+  /** `operators`: signs operator tokens for the admin API only (admin.operators); no route may accept it. */
+  role: z.enum(['identity-provider', 'resource', 'operators']),
   keys: keySourceSchema,
   algorithms: z.array(algorithm).min(1),
   clockSkewSeconds: z.number().int().min(0).max(3600).default(60),
@@ -370,6 +371,225 @@ const signalsSchema = z.strictObject({
     .default({}),
 });
 
+// admin: the operator listener. Who may use it: operator tokens of one issuer (admin.operators),
+// the dashboard's OpenID Connect sign-in (admin.oidc), and the static break-glass admin.token.
+const operatorsSchema = z.strictObject({
+  /** The issuer id whose tokens name operators: any configured issuer but a `resource` one. */
+  issuer: id,
+  /** The operator token's `aud` must contain one of these. */
+  audience: stringOrList,
+  /** A token holding any one of a role's values has that role; `operator` implies `viewer`. */
+  roles: z.strictObject({
+    viewer: z.array(z.string().min(1)).min(1),
+    operator: z.array(z.string().min(1)).min(1),
+  }),
+  /** Claims whose values (a space-separated string or a list) are matched against the roles. */
+  roleClaims: z.array(z.string().min(1)).min(1).default(['scp', 'scope', 'roles']),
+});
+
+const oidcSchema = z.strictObject({
+  /** The operators issuer's OpenID discovery document; its `issuer` must be that issuer's `iss`. */
+  discovery: keyUrl,
+  clientId: z.string().min(1),
+  /** Also keys the dashboard's session cookies: every instance with the same secret accepts them. */
+  clientSecret: z.string().min(16, 'must be at least 16 characters'),
+  /** Where the identity provider sends the browser back: this listener's /dashboard/callback. */
+  redirectUrl: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .refine((u) => new URL(u).pathname === '/dashboard/callback', 'its path must be /dashboard/callback'),
+  scopes: z
+    .array(z.string().min(1))
+    .default(['openid', 'profile'])
+    .refine((s) => s.includes('openid'), 'must include openid'),
+  /** How long a dashboard session lasts after sign-in. */
+  sessionSeconds: z.number().int().min(60).max(86_400).default(28_800),
+});
+
+const adminSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(9901),
+    /** Break-glass bearer secret; with `operators` set it works only with `allowStaticToken`. */
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    allowStaticToken: z.boolean().default(false),
+    /** Prometheus scrapes an internal port without credentials, as is common; true asks for a credential. */
+    metricsRequireToken: z.boolean().default(false),
+    /** Host header names this listener answers to (DNS rebinding); default its address and localhost. */
+    allowedHosts: z
+      .array(
+        z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name or address, without port'),
+      )
+      .min(1)
+      .optional(),
+    operators: operatorsSchema.optional(),
+    oidc: oidcSchema.optional(),
+    /** Failed admin authentications from one address beyond this within the window block it. */
+    failedAuth: z
+      .strictObject({
+        maxFailures: z.number().int().min(1).default(20),
+        windowSeconds: durationSeconds.default(60),
+        blockSeconds: durationSeconds.default(300),
+      })
+      .prefault({}),
+  })
+  .superRefine((admin, ctx) => {
+    if (admin.oidc !== undefined && admin.operators === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oidc'],
+        message: 'needs admin.operators: the sign-in gives the dashboard an operator of that issuer',
+      });
+    }
+    if (admin.allowStaticToken && admin.token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['allowStaticToken'], message: 'needs admin.token' });
+    }
+  });
+
+// signals: the Shared Signals receiver (SSF 1.0, CAEP, RISC). Transmitters push or are polled for
+// Security Event Tokens, each verified under that transmitter's own key set only, and turned into
+// revocations (src/signals/). Off when omitted.
+const setHeaderValue = z.string().min(16, 'must be at least 16 characters (a secret)');
+const transmitterSchema = z
+  .strictObject({
+    /** The SETs' `iss`, exactly; also the `issuer` a discovery document must name. */
+    issuer: z.string().min(1),
+    /** The transmitter's own keys: `discovery` is its /.well-known/ssf-configuration. */
+    keys: keySourceSchema,
+    algorithms: z.array(algorithm).min(1).default(['RS256', 'PS256', 'ES256']),
+    /** The SET's `aud` must contain one of these. */
+    audience: stringOrList,
+    /** Issuer ids whose tokens this transmitter's events govern. */
+    subjects: z.array(id).min(1),
+    delivery: z.enum(['push', 'poll']).default('push'),
+    /** Push: the exact Authorization header the transmitter sends (SSF 6.1.1 authorization_header). */
+    authorization: setHeaderValue.optional(),
+    /** Poll (RFC 8936): the transmitter's endpoint and how this receiver calls it. */
+    poll: z
+      .strictObject({
+        url: keyUrl,
+        /** Sent as the Authorization header of every poll request. */
+        authorization: z.string().min(1).optional(),
+        maxEvents: z.number().int().min(1).max(1000).default(100),
+        /** Pause between two polls that found nothing. */
+        intervalSeconds: z.number().min(0.05).max(3600).default(5),
+        timeoutSeconds: z.number().positive().max(120).default(10),
+        /** Longest wait after repeated poll errors (the wait doubles from intervalSeconds). */
+        maxBackoffSeconds: z.number().min(1).max(3600).default(300),
+      })
+      .optional(),
+    /** A SET whose `iat` is older than this is refused; also how long a SET's jti is remembered. */
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .default(86_400),
+    /** Tolerance for an `iat` (or `event_timestamp`) ahead of this clock. */
+    clockSkewSeconds: z.number().int().min(0).max(3600).default(60),
+    /** Google RISC style: `subject_type` for `format`, and the subject inside the event. */
+    legacySubjectType: z.boolean().default(false),
+    /** While the stream is paused or disabled: keep serving, or refuse old tokens of `subjects`. */
+    onStreamDown: z.enum(['serve', 'fail-closed']).default('serve'),
+    /** With fail-closed: governed tokens issued longer ago than this are refused while the stream is down. */
+    maxTokenAgeSeconds: z.number().int().min(1).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.delivery === 'poll' && t.poll === undefined)
+      ctx.addIssue({ code: 'custom', path: ['poll'], message: 'required when delivery is poll' });
+    if (t.delivery === 'push' && t.poll !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['poll'], message: 'applies only to delivery poll' });
+    if (t.delivery === 'poll' && t.authorization !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['authorization'], message: 'applies only to delivery push' });
+    if (t.onStreamDown === 'fail-closed' && t.maxTokenAgeSeconds === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxTokenAgeSeconds'],
+        message: 'required with onStreamDown fail-closed',
+      });
+  });
+
+/** `HIGH`, `[HIGH, MEDIUM]` or `{ values: [...], routes: [...] }`; routes default to every route. */
+const blockRuleSchema = z
+  .union([
+    z.string().min(1),
+    z.array(z.string().min(1)).min(1),
+    z.strictObject({ values: z.array(z.string().min(1)).min(1), routes: z.array(id).min(1).optional() }),
+  ])
+  .transform((rule) =>
+    typeof rule === 'string'
+      ? { values: [rule], routes: undefined }
+      : Array.isArray(rule)
+        ? { values: rule, routes: undefined }
+        : { values: rule.values, routes: rule.routes },
+  );
+
+const signalsSchema = z.strictObject({
+  /** Where transmitters push (RFC 8935), on the proxy listener: an identity provider must reach it. */
+  push: z
+    .strictObject({
+      path: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be an absolute path')
+        .default('/ssf/events'),
+    })
+    .prefault({}),
+  transmitters: z
+    .record(id, transmitterSchema)
+    .refine((m) => Object.keys(m).length > 0, 'at least one transmitter is required'),
+  /** CAEP changes that block the subject's tokens: risk-level-change matches current_level, device-compliance-change current_status, assurance-level-change change_direction or current_level. */
+  blockOn: z
+    .strictObject({
+      'risk-level-change': blockRuleSchema.optional(),
+      'device-compliance-change': blockRuleSchema.optional(),
+      'assurance-level-change': blockRuleSchema.optional(),
+    })
+    .default({}),
+});
+
+// dpop: how DPoP proofs (RFC 9449) are checked on every route that receives one.
+const dpopSchema = z
+  .strictObject({
+    /** Proof algorithms accepted where a route does not narrow them (`routes[].dpopAlgorithms`). */
+    algorithms: z.array(algorithm).min(1).default(['ES256', 'PS256', 'RS256', 'EdDSA']),
+    /** A proof's `iat` may be this far in the past: also how long its `jti` is remembered. */
+    maxAgeSeconds: z.number().int().min(1).max(3600).default(60),
+    /** ... and this far ahead of this clock. */
+    maxFutureSeconds: z.number().int().min(0).max(300).default(10),
+    /** `required`: every proof carries a server nonce (`DPoP-Nonce`), an HMAC over a time slot. */
+    nonce: z.enum(['off', 'required']).default('off'),
+    /** Nonce HMAC keys: the first makes nonces, every one is accepted (rotate by putting a new key first). */
+    nonceKeys: z.array(z.string().min(32, 'must be at least 32 characters (a secret)')).default([]),
+    /** A nonce is for one slot of this length; the previous and next slots' nonces are accepted too. */
+    nonceSlotSeconds: z.number().int().min(5).max(3600).default(60),
+    /** Proof ids this instance remembers at most; past it, new proofs are refused rather than forgotten early. */
+    replayCacheEntries: z.number().int().min(1000).max(10_000_000).default(200_000),
+  })
+  .superRefine((dpop, ctx) => {
+    if (dpop.nonce === 'required' && dpop.nonceKeys.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['nonceKeys'], message: 'required when nonce is required' });
+  });
+
+/** The public origin clients put in a DPoP proof's `htu`: scheme, host and port only. */
+const publicOrigin = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .refine((u) => {
+    const url = new URL(u);
+    return url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  }, 'must be an origin only: scheme, host and port, without path, query, fragment or user');
+
+/** The proxy listener over TLS; with requestCert, client certificates for certificate-bound tokens. */
+const listenTlsSchema = z.strictObject({
+  /** PEM files, relative to the configuration file. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** Client certificates must chain to these CAs to count; without it any certificate counts (RFC 8705 §6.2: possession only). */
+  clientCa: z.string().min(1).optional(),
+  /** Ask every client for a certificate in the handshake (optional for the client). */
+  requestCert: z.boolean().default(false),
+  /** Resumed sessions carry the certificate of their full handshake; false forces a full handshake on every connection. */
+  sessionResumption: z.boolean().default(true),
+});
+
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
@@ -384,15 +604,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
   workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
-  admin: z
-    .strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: port.default(9901),
-      token: z.string().min(16, 'must be at least 16 characters').optional(),
-      /** Prometheus scrapes an internal port without credentials, as is common; true asks for admin.token. */
-      metricsRequireToken: z.boolean().default(false),
-    })
-    .prefault({}),
+  admin: adminSchema.prefault({}),
   issuers: z
     .record(id, issuerSchema)
     .refine((m) => Object.keys(m).length > 0, 'at least one issuer is required'),
@@ -467,3 +679,6 @@ export type SignalsConfig = NonNullable<Config['signals']>;
 export type TransmitterConfig = SignalsConfig['transmitters'][string];
 /** `monitor` reports what a protection rule would refuse; `enforce` refuses it. */
 export type ProtectionMode = z.infer<typeof protectionMode>;
+export type AdminConfig = Config['admin'];
+export type OperatorsConfig = NonNullable<AdminConfig['operators']>;
+export type OidcConfig = NonNullable<AdminConfig['oidc']>;

@@ -52,6 +52,7 @@ export function createObservability(
   events.onRefusal(stats.refused);
   events.onRefusal(record);
   events.onAnomaly(record);
+  events.onAdmin(record);
   rates.start();
   return {
     events,

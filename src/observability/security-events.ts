@@ -49,13 +49,26 @@ export interface AnomalyEvent {
 
 export type AnomalyListener = (event: AnomalyEvent) => void;
 
+/**
+ * Something done on the admin listener that an auditor wants to see: the break-glass token
+ * used, an operator refused, a source blocked (src/admin/admin-events.ts writes its log line).
+ */
+export interface AdminEvent {
+  readonly event: `admin.${string}`;
+  readonly severity: Severity;
+  readonly [field: string]: unknown;
+}
+
+export type AdminListener = (event: AdminEvent) => void;
+
 /** Everything that reaches the security-event stream. */
-export type SecurityEventRecord = RefusalEvent | AnomalyEvent;
+export type SecurityEventRecord = RefusalEvent | AnomalyEvent | AdminEvent;
 
 /** Writes every refusal to the log, and hands it to listeners (counters, blocking, streams). */
 export class SecurityEvents {
   private readonly listeners: RefusalListener[] = [];
   private readonly anomalyListeners: AnomalyListener[] = [];
+  private readonly adminListeners: AdminListener[] = [];
 
   constructor(private readonly logger: Logger) {}
 
@@ -65,6 +78,15 @@ export class SecurityEvents {
 
   onAnomaly(listener: AnomalyListener): void {
     this.anomalyListeners.push(listener);
+  }
+
+  onAdmin(listener: AdminListener): void {
+    this.adminListeners.push(listener);
+  }
+
+  /** Hands an admin event to the listeners; its log line is written by the admin listener. */
+  admin(event: AdminEvent): void {
+    for (const listener of this.adminListeners) listener(event);
   }
 
   /** Hands an anomaly to the listeners; its log line is written where the rule fired. */

@@ -10,7 +10,12 @@ export type RevocationSource = 'config' | 'api' | 'cli';
 export type RevocationRecord = RevocationSpec & {
   id: string;
   reason: string | undefined;
+  /** Who: an operator's `sub` (set by the admin guard, never by the caller), `static-token`, `config`, `cli:<user>`. */
   by: string;
+  /** The issuer id of the operator's token, when `by` is an operator. */
+  byIssuer?: string;
+  /** What the caller wrote about it (an API caller's `by` lands here). */
+  note?: string;
   at: string;
   source: RevocationSource;
   /** Epoch ms after which the record may be dropped (token revocations only). */
@@ -39,6 +44,8 @@ export function revocationId(spec: RevocationSpec): string {
 export interface RecordFacts {
   reason?: string | undefined;
   by: string;
+  byIssuer?: string | undefined;
+  note?: string | undefined;
   source: RevocationSource;
   now: number;
   /** Added to a token's exp before its revocation may be forgotten. */
@@ -56,5 +63,7 @@ export function makeRecord(spec: RevocationSpec, facts: RecordFacts): Revocation
     at: new Date(facts.now).toISOString(),
     source: facts.source,
     expiresAt,
+    ...(facts.byIssuer === undefined ? {} : { byIssuer: facts.byIssuer }),
+    ...(facts.note === undefined ? {} : { note: facts.note }),
   };
 }

@@ -1,4 +1,5 @@
 import { dirname, resolve } from 'node:path';
+import { adminProblems } from '../config/check-admin.js';
 import { type CompiledRoute, compileRoutes } from '../config/compile-routes.js';
 import { ConfigError } from '../config/config-error.js';
 import { type LoadedConfig, loadConfigFile } from '../config/load-config.js';
@@ -53,6 +54,7 @@ export async function compileConfig(
   );
 
   const routes = compileRoutes(config, problems);
+  problems.push(...adminProblems(config));
   const protection = compileProtection(
     config.protection,
     baseDir,

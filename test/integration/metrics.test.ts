@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
+import { AdminGuard } from '../../src/admin/admin-auth.js';
+import { AdminEvents } from '../../src/admin/admin-events.js';
 import { registerMetricsRoute } from '../../src/admin/metrics-route.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createLogger } from '../../src/observability/logger.js';
 import {
   enterpriseClaims,
   keyRing,
@@ -111,12 +115,20 @@ test('no label carries a subject, token, address or key id', () => {
 
 test('admin.metricsRequireToken puts /metrics behind the admin token', async () => {
   const app = Fastify();
+  // Only what the guard reads of a configuration generation: the admin section and the token limit.
+  const config = {
+    admin: configSchema.shape.admin.parse({ token: 'a-long-admin-token-123', metricsRequireToken: true }),
+    verification: { maxTokenBytes: 16384 },
+  };
+  const guard = new AdminGuard({
+    runtime: { current: { compiled: { config } } } as never,
+    revocations: {} as never,
+    clock: Date.now,
+    events: new AdminEvents(createLogger('silent'), undefined),
+  });
+  app.decorateRequest('adminActor', undefined);
   await app.register(async (scope) =>
-    registerMetricsRoute(scope, {
-      metrics: new Registry(),
-      adminToken: () => 'a-long-admin-token-123',
-      requireToken: () => true,
-    }),
+    registerMetricsRoute(scope, { metrics: new Registry(), guard, requireToken: () => true }),
   );
   assert.equal((await app.inject('/metrics')).statusCode, 401);
   const ok = await app.inject({

@@ -244,14 +244,16 @@ describe('with the memory store', () => {
     assert.equal(await verdict(gw, token), '401 token_revoked');
     const [record] = await listed(gw);
     assert.equal(record?.source, 'cli');
-    assert.equal(record?.by, `cli:${USER}`);
+    // The gateway says who (the static token); what the CLI said about itself is a note.
+    assert.equal(record?.by, 'static-token');
+    assert.equal(record?.note, `cli:${USER}`);
 
     const list = await provgate('revocations list', {}, configPath);
     assert.equal(list.code, 0, list.stderr);
     assert.match(
       list.stdout,
       new RegExp(
-        `^${String(record?.id)}  \\S+Z  by cli:${USER} \\(cli\\)  token mem-jti of enterprise  reason: leaked\\n$`,
+        `^${String(record?.id)}  \\S+Z  by static-token \\(cli\\)  token mem-jti of enterprise  reason: leaked  note: cli:${USER}\\n$`,
       ),
     );
 

@@ -179,7 +179,7 @@ describe('what the store holds', () => {
     assert.deepEqual(JSON.parse(String(stored)), res.body);
     assert.equal(Number(await inspect.get(KEYS.version)), versionBefore + 1);
     const audit = JSON.parse(String(await inspect.lindex(KEYS.audit, -1))) as Record<string, unknown>;
-    assert.deepEqual(audit, { op: 'add', at: res.body.at, by: 'admin-api', record: res.body });
+    assert.deepEqual(audit, { op: 'add', at: res.body.at, by: 'static-token', record: res.body });
 
     const again = await revoke(b, {
       kind: 'token',
@@ -202,7 +202,7 @@ describe('what the store holds', () => {
     const removal = JSON.parse(String(await inspect.lindex(KEYS.audit, -1))) as Record<string, unknown>;
     assert.equal(removal.op, 'remove');
     assert.equal(removal.id, res.body.id);
-    assert.equal(removal.by, 'admin-api');
+    assert.equal(removal.by, 'static-token');
   });
 
   test('every key shares the {rev} hash tag (one Redis Cluster slot)', async () => {

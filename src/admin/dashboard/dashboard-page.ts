@@ -49,23 +49,64 @@ ${body}
 `;
 }
 
-export function loginPage(error?: string): string {
+export interface LoginOptions {
+  /** The operators issuer's id, when the dashboard signs in through OpenID Connect. */
+  readonly oidcIssuer?: string | undefined;
+  /** Whether the static admin token is accepted, and whether as break-glass. */
+  readonly staticToken?: 'accepted' | 'break-glass' | undefined;
+  readonly error?: string | undefined;
+}
+
+export function loginPage(options: LoginOptions): string {
+  const { oidcIssuer, staticToken, error } = options;
+  const oidc =
+    oidcIssuer === undefined
+      ? ''
+      : `<a class="button" id="oidc-login" href="/dashboard/login/oidc">Sign in with ${escapeHtml(oidcIssuer)}</a>
+<p class="muted">Your identity provider decides who you are; your role (viewer or operator) comes from your token.</p>`;
+  const form =
+    staticToken === undefined
+      ? ''
+      : `<form method="post" action="/dashboard/login">
+<label for="token">${staticToken === 'break-glass' ? 'Break-glass admin token' : 'Admin token'}</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required${oidcIssuer === undefined ? ' autofocus' : ''}>
+<button type="submit">Sign in${staticToken === 'break-glass' ? ' with the admin token' : ''}</button>
+</form>
+<p class="muted">${
+          staticToken === 'break-glass'
+            ? 'For emergencies only: every use of the admin token is a security event.'
+            : 'The token is admin.token from the gateway configuration. It is exchanged for a session cookie valid for 8 hours.'
+        }</p>`;
+  const none =
+    oidc === '' && form === ''
+      ? '<p class="muted">Nothing can sign in to the dashboard: set admin.oidc (or admin.token).</p>'
+      : '';
   return shell(
     'provgate: sign in',
     `<main class="login"><div class="card">
 <h2>provgate admin</h2>
-<form method="post" action="/dashboard/login">
-<label for="token">Admin token</label>
-<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 ${error === undefined ? '' : `<div class="error" role="alert">${escapeHtml(error)}</div>`}
-<button type="submit">Sign in</button>
-</form>
-<p class="muted">The token is admin.token from the gateway configuration. It is exchanged for a session cookie valid for 8 hours.</p>
+${oidc}${form}${none}
 </div></main>`,
   );
 }
 
-export function dashboardPage(csrf: string, instance: string): string {
+/** After the sign-in: a same-site navigation to the dashboard, so the SameSite=Strict cookie goes along. */
+export function signedInPage(): string {
+  return shell(
+    'provgate: signed in',
+    '<main class="login"><div class="card"><p>Signed in. <a href="/dashboard">Open the dashboard</a>.</p></div></main>',
+    '<meta http-equiv="refresh" content="0;url=/dashboard">\n',
+  );
+}
+
+export interface SignedIn {
+  readonly by: string;
+  readonly name: string | undefined;
+  readonly role: 'viewer' | 'operator';
+}
+
+export function dashboardPage(csrf: string, instance: string, who: SignedIn): string {
   return shell(
     'provgate dashboard',
     `<header class="top">
@@ -73,6 +114,7 @@ export function dashboardPage(csrf: string, instance: string): string {
 <span id="status"></span>
 <span class="spacer"></span>
 <span class="sub" id="updated">loading</span>
+<span class="who" id="who" title="${escapeHtml(who.by)}">${escapeHtml(who.name ?? who.by)} <span class="badge b-neutral" id="role">${who.role}</span></span>
 <button type="button" id="logout">Sign out</button>
 </header>
 <main>
@@ -93,6 +135,6 @@ export function dashboardPage(csrf: string, instance: string): string {
 </main>
 <div id="toast" class="toast" role="status"></div>
 <script>${DASHBOARD_JS}</script>`,
-    `<meta name="provgate-csrf" content="${escapeHtml(csrf)}">\n`,
+    `<meta name="provgate-csrf" content="${escapeHtml(csrf)}">\n<meta name="provgate-role" content="${who.role}">\n`,
   );
 }

@@ -1,73 +1,59 @@
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { type AdminTokenSource, adminCredentials, requireAdminToken } from '../admin-auth.js';
-import { SESSION_COOKIE, sessionCookie, sessionCookieHeader } from '../dashboard-session.js';
+import { AuthFailure } from '../../verify/auth-failure.js';
+import type { AdminGuard } from '../admin-auth.js';
+import { CLEAR_SESSION_COOKIE, sessionCookie } from '../dashboard-session.js';
 import { dashboardPage, loginPage, PAGE_HEADERS } from './dashboard-page.js';
 import { type DashboardStateDeps, dashboardState } from './dashboard-state.js';
+import { loginOptions, registerSignInRoutes } from './sign-in-routes.js';
 
 export interface DashboardDeps extends DashboardStateDeps {
-  readonly adminToken: AdminTokenSource;
+  readonly guard: AdminGuard;
 }
 
-// A wrong token costs the guesser this long; with a token of 16+ characters that is plenty.
-const FAILED_LOGIN_DELAY_MS = 300;
-
 /**
- * GET /dashboard (the page, or the login form), POST /dashboard/login and /logout, and the
- * JSON the page polls. Everything but the login form needs admin.token, as a bearer header or
- * as the session the login form set.
+ * GET /dashboard (the page, or the sign-in choices), the sign-in routes (sign-in-routes.ts),
+ * POST /dashboard/logout, and the JSON the page polls. Everything but the sign-in needs a
+ * credential: the session the sign-in set (with its CSRF header), or a bearer header.
  */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void {
-  // Sessions are keyed by admin.token: a reload that changes it ends every session.
-  const credentials = adminCredentials(deps.adminToken);
   const instance = `${hostname()}:${process.pid}`;
-  app.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'string', bodyLimit: 4096 },
-    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
-  );
 
   app.get('/dashboard', async (request, reply) => {
     reply.headers(PAGE_HEADERS);
-    const { sessions } = credentials();
-    if (sessions === undefined)
-      return reply.code(503).send(loginPage('The admin API is off: set admin.token.'));
+    const settings = deps.guard.settings();
+    const sessions = settings.sessions;
+    const options = loginOptions(settings);
+    if (sessions === undefined) return reply.code(503).send(loginPage(options));
     const session = sessionCookie(request.headers.cookie);
-    if (session === undefined || !sessions.valid(session, Date.now())) return reply.send(loginPage());
-    return reply.send(dashboardPage(sessions.csrfFor(session), instance));
+    const identity = sessions.read(session, deps.clock());
+    if (identity === undefined) return reply.send(loginPage(options));
+    const actor = deps.guard.sessionCheck(identity);
+    if (actor instanceof AuthFailure) {
+      // Revoked since sign-in: the page would only poll into 401s. Say so, and start over.
+      return reply
+        .header('set-cookie', CLEAR_SESSION_COOKIE)
+        .code(401)
+        .send(loginPage({ ...options, error: `Your session ended: ${actor.reason}.` }));
+    }
+    return reply.send(
+      dashboardPage(sessions.csrfFor(session!), instance, {
+        by: actor.by,
+        name: actor.name,
+        role: actor.role,
+      }),
+    );
   });
 
-  app.post<{ Body: Record<string, string> | undefined }>('/dashboard/login', async (request, reply) => {
-    reply.headers(PAGE_HEADERS);
-    const { sessions } = credentials();
-    if (sessions === undefined)
-      return reply.code(503).send(loginPage('The admin API is off: set admin.token.'));
-    const candidate = typeof request.body?.token === 'string' ? request.body.token : '';
-    if (!sessions.tokenMatches(candidate)) {
-      request.log.warn({ event: 'dashboard.login_failed', ip: request.ip }, 'dashboard sign-in refused');
-      await sleep(FAILED_LOGIN_DELAY_MS);
-      return reply.code(401).send(loginPage('That is not the admin token.'));
-    }
-    const { value, maxAgeSeconds } = sessions.issue(Date.now());
-    request.log.info({ event: 'dashboard.login', ip: request.ip }, 'dashboard sign-in');
-    return reply
-      .code(303)
-      .header('set-cookie', sessionCookieHeader(value, maxAgeSeconds, request.protocol === 'https'))
-      .header('location', '/dashboard')
-      .send();
-  });
+  registerSignInRoutes(app, deps);
 
   app.register(async (api) => {
-    api.addHook('onRequest', requireAdminToken(deps.adminToken));
-    api.post('/dashboard/logout', async (_request, reply) =>
-      reply
-        .header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`)
-        .send({ ok: true }),
+    api.addHook('onRequest', deps.guard.hook);
+    api.post('/dashboard/logout', { config: { adminRole: 'viewer' } }, async (_request, reply) =>
+      reply.header('set-cookie', CLEAR_SESSION_COOKIE).send({ ok: true }),
     );
-    api.get<{ Querystring: { after?: string } }>('/dashboard/api/state', async (request, reply) => {
+    api.get<{ Querystring: { after?: string } }>('/dashboard/api/state', async (request) => {
       const after = Number(request.query.after ?? 0);
-      reply.header('cache-control', 'no-store');
       return dashboardState(deps, Number.isSafeInteger(after) && after >= 0 ? after : 0);
     });
   });

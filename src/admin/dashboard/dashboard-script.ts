@@ -5,6 +5,8 @@ export const DASHBOARD_JS = String.raw`
 (function () {
   'use strict';
   var csrf = document.querySelector('meta[name="provgate-csrf"]').getAttribute('content');
+  // What the role may not do is not offered; the server refuses it anyway (403 insufficient_role).
+  var canChange = document.querySelector('meta[name="provgate-role"]').getAttribute('content') === 'operator';
   var SVG = 'http://www.w3.org/2000/svg';
   var MAX_EVENTS = 500;
   var lastSeq = 0;
@@ -195,11 +197,11 @@ export const DASHBOARD_JS = String.raw`
     var head = new Date(range.lo).getUTCFullYear() + ' \u2013 ' + new Date(range.hi).getUTCFullYear() + ' (red: now)';
     var blocks = s.issuers.map(function (issuer) {
       var rows = issuer.keys.map(function (k) {
-        var revoke = el('button', {
+        var revoke = canChange ? el('button', {
           class: 'danger', text: 'Revoke', 'data-kid': k.kid, 'data-issuer': issuer.id,
           onclick: function () { revokeKey(issuer.id, k.kid); }
-        });
-        if (k.state === 'revoked') revoke.disabled = true;
+        }) : el('span', { 'data-kid': k.kid });
+        if (canChange && k.state === 'revoked') revoke.disabled = true;
         return el('tr', null, [
           td(k.kid, 'mono'),
           td([k.kty, k.crv, k.alg].filter(Boolean).join(' ')),
@@ -238,7 +240,7 @@ export const DASHBOARD_JS = String.raw`
     var rows = s.revocations.map(function (r) {
       return el('tr', { 'data-revocation': r.id }, [
         td(badge('neutral', r.kind)), td(describeRevocation(r)), td(r.reason || ''),
-        td(r.by + ' (' + r.source + ')'), td(shortIso(r.at), 'mono'), td(r.id, 'mono muted')
+        td(r.by + (r.byIssuer ? '@' + r.byIssuer : '') + ' (' + r.source + ')'), td(shortIso(r.at), 'mono'), td(r.id, 'mono muted')
       ]);
     });
     var audit = s.audit.map(function (a) {
@@ -262,18 +264,19 @@ export const DASHBOARD_JS = String.raw`
       return el('tr', { 'data-block': b.id, title: 'refused as ' + b.reason + ', decided by ' + b.by + ' at ' + shortIso(b.at) }, [
         td(badge('neutral', b.target)), td(b.value, 'mono'), td(b.rule, 'mono'),
         td(iso(b.expiresAt).slice(5, 16) + ' (' + Math.max(0, Math.round((b.expiresAt - s.now) / 60000)) + ' min)', 'mono'),
-        td(el('button', { class: 'danger', text: 'Lift', onclick: function () { liftBlock(b); } }))
+        td(canChange ? el('button', { class: 'danger', text: 'Lift', onclick: function () { liftBlock(b); } }) : '')
       ]);
     });
     put('blocks', table(['Target', 'Value', 'Rule', 'Until', ''], rows, 'no active blocks', 'blocks'));
   }
 
   var RANK = { low: 0, high: 1, critical: 2 };
+  function kindOf(e) { return e.reason || e.rule || e.event; }
   function renderEvents() {
     var sev = document.getElementById('f-severity').value;
     var reasonSel = document.getElementById('f-reason');
     var kinds = {};
-    events.forEach(function (e) { kinds[e.event.reason || e.event.rule] = true; });
+    events.forEach(function (e) { kinds[kindOf(e.event)] = true; });
     var names = Object.keys(kinds).sort();
     if (changed('reason-options', names)) {
       var keep = reasonSel.value;
@@ -283,20 +286,23 @@ export const DASHBOARD_JS = String.raw`
     }
     var reason = reasonSel.value;
     var shown = events.filter(function (e) {
-      return (!sev || RANK[e.event.severity] >= RANK[sev]) && (!reason || (e.event.reason || e.event.rule) === reason);
+      return (!sev || RANK[e.event.severity] >= RANK[sev]) && (!reason || kindOf(e.event) === reason);
     }).slice(-200).reverse();
     if (!changed('events', [shown.length ? shown[0].seq : 0, shown.length, sev, reason])) return;
     document.getElementById('event-count').textContent = '(' + shown.length + ' of ' + events.length + ')';
     var rows = shown.map(function (item) {
       var e = item.event;
       var refused = e.event === 'auth.refused';
+      var adminEvent = e.event.indexOf('admin.') === 0;
       var detail = refused
         ? (e.signatureValid === true ? 'FORGERY CONFIRMED \u00b7 ' : e.signatureValid === false ? 'probe \u00b7 ' : '') + e.method + ' ' + e.path
-        : (e.action || '') + ' (' + (e.mode || '') + ')' + (e.subject ? ' subject ' + e.subject : '');
+        : adminEvent
+          ? e.event.slice(6).replace(/_/g, ' ') + (e.by ? ' \u00b7 ' + e.by : '') + (e.method ? ' \u00b7 ' + e.method + ' ' + e.path : '')
+          : (e.action || '') + ' (' + (e.mode || '') + ')' + (e.subject ? ' subject ' + e.subject : '');
       return el('tr', { 'data-severity': e.severity }, [
-        td(iso(item.time), 'mono'), td(badge(e.severity)), td(refused ? 'refused' : 'anomaly'),
-        td(refused ? e.reason : e.rule, 'mono'), td(e.route || ''),
-        td(refused ? e.ip : (e.addresses || []).slice(0, 3).join(', '), 'mono'),
+        td(iso(item.time), 'mono'), td(badge(e.severity)), td(refused ? 'refused' : adminEvent ? 'admin' : 'anomaly'),
+        td(refused || adminEvent ? (e.reason || '') : e.rule, 'mono'), td(e.route || ''),
+        td(refused || adminEvent ? (e.ip || '') : (e.addresses || []).slice(0, 3).join(', '), 'mono'),
         td(e.issuerId || e.claimedIssuer || e.issuer || '', 'mono'), td(e.kid || '', 'mono'), td(detail)
       ]);
     });
@@ -306,7 +312,7 @@ export const DASHBOARD_JS = String.raw`
   function revokeKey(issuer, kid) {
     var ok = window.confirm('Revoke key ' + kid + ' of issuer ' + issuer + '?\n\nEvery token signed with it will be refused by every instance. It can be lifted later from the admin API or CLI.');
     if (!ok) return;
-    api('POST', '/revocations', { kind: 'key', issuer: issuer, kid: kid, reason: 'revoked from the dashboard', by: 'dashboard' })
+    api('POST', '/revocations', { kind: 'key', issuer: issuer, kid: kid, reason: 'revoked from the dashboard' })
       .then(function (res) {
         if (res.status === 200 || res.status === 201) { toast('Revoked key ' + kid + ' of ' + issuer); poll(); }
         else toast('Not revoked: ' + (res.body.message || res.body.error || res.status), true);

@@ -71,5 +71,8 @@ svg.timeline { width: 100%; height: 18px; display: block; }
 .login input { font: inherit; padding: 8px 10px; border: 1px solid var(--line); border-radius: 5px; }
 .login button { padding: 8px; font-size: 14px; background: var(--brand); color: #fff; border: 0; }
 .login .error { color: var(--bad); }
+.login a.button { display: block; text-align: center; padding: 8px; font-size: 14px; background: var(--brand); color: #fff; border-radius: 5px; text-decoration: none; }
+.login form { margin-top: 14px; }
+header.top .who { color: #fff; font-size: 13px; display: flex; gap: 6px; align-items: center; }
 @media (max-width: 1100px) { .kpis { grid-template-columns: repeat(2, 1fr); } .two { grid-template-columns: 1fr; } }
 `;
