@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { MirrorSync, sendOwed } from '../store/mirror-sync.js';
+import { MirrorSync } from '../store/mirror-sync.js';
+import { sendOwed } from '../store/mirrored-store.js';
 import { StoreUnavailableError } from '../store/store-unavailable-error.js';
 import { BlockMirror } from './block-mirror.js';
 import type { BlockRecord } from './block-record.js';

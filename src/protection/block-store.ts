@@ -1,5 +1,5 @@
 import type { Change } from '../store/change-message.js';
-import type { MirroredStore } from '../store/mirror-sync.js';
+import type { MirroredStore } from '../store/mirrored-store.js';
 import type { BlockRecord } from './block-record.js';
 
 export type BlockChange = Change<BlockRecord>;

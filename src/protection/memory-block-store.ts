@@ -1,5 +1,5 @@
 import { MemoryRecords } from '../store/memory-records.js';
-import type { Snapshot } from '../store/mirror-sync.js';
+import type { Snapshot } from '../store/mirrored-store.js';
 import type { BlockRecord } from './block-record.js';
 import type { BlockChange, BlockStore } from './block-store.js';
 

@@ -1,5 +1,5 @@
 import { MemoryRecords } from '../store/memory-records.js';
-import type { Snapshot } from '../store/mirror-sync.js';
+import type { Snapshot } from '../store/mirrored-store.js';
 import type { RevocationRecord } from './revocation-record.js';
 import type { AuditEntry, RevocationChange, RevocationStore } from './revocation-store.js';
 

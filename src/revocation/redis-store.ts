@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { decodeChange } from '../store/change-message.js';
 import type { FamilyLink } from '../store/family-link.js';
-import type { Snapshot } from '../store/mirror-sync.js';
+import type { Snapshot } from '../store/mirrored-store.js';
 import type { RedisLink } from '../store/redis-link.js';
 import { readSnapshot } from '../store/redis-snapshot.js';
 import type { RevocationRecord } from './revocation-record.js';

@@ -1,8 +1,14 @@
 import type { Logger } from 'pino';
 import type { RevocationsConfig, StoreConfig } from '../config/schema.js';
-import { MirrorSync, sendOwed } from '../store/mirror-sync.js';
+import { MirrorSync } from '../store/mirror-sync.js';
+import { sendOwed } from '../store/mirrored-store.js';
 import { RevocationMirror } from './revocation-mirror.js';
-import { makeRecord, type RecordFacts, type RevocationRecord, type RevocationSpec } from './revocation-record.js';
+import {
+  makeRecord,
+  type RecordFacts,
+  type RevocationRecord,
+  type RevocationSpec,
+} from './revocation-record.js';
 import type { RevocationStore } from './revocation-store.js';
 
 export class RevocationRefusedError extends Error {
@@ -136,7 +142,10 @@ export class RevocationService {
     return onUnavailable === 'fail-closed' && this.staleSeconds() > maxStaleSeconds;
   }
 
-  async revoke(spec: RevocationSpec, facts: RevokeFacts): Promise<{ record: RevocationRecord; created: boolean }> {
+  async revoke(
+    spec: RevocationSpec,
+    facts: RevokeFacts,
+  ): Promise<{ record: RevocationRecord; created: boolean }> {
     const record = makeRecord(spec, {
       ...facts,
       now: this.options.clock(),
@@ -213,7 +222,10 @@ function configRecords(config: RevocationsConfig, now: number, clockSkewSeconds:
   const listed: { spec: RevocationSpec; reason: string | undefined }[] = [
     ...config.keys.map(({ reason, ...what }) => ({ spec: { kind: 'key' as const, ...what }, reason })),
     ...config.tokens.map(({ reason, ...what }) => ({ spec: { kind: 'token' as const, ...what }, reason })),
-    ...config.subjects.map(({ reason, ...what }) => ({ spec: { kind: 'subject' as const, ...what }, reason })),
+    ...config.subjects.map(({ reason, ...what }) => ({
+      spec: { kind: 'subject' as const, ...what },
+      reason,
+    })),
     ...config.issuers.map(({ reason, ...what }) => ({ spec: { kind: 'issuer' as const, ...what }, reason })),
   ];
   const facts = { by: 'config', source: 'config' as const, now, clockSkewSeconds };

@@ -1,5 +1,5 @@
 import type { Change } from './change-message.js';
-import type { MirroredRecord, Snapshot } from './mirror-sync.js';
+import type { MirroredRecord, Snapshot } from './mirrored-store.js';
 
 /**
  * A family's records inside one process: what a memory store is made of. Every write moves the

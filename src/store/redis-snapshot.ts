@@ -1,5 +1,5 @@
 import type { FamilyLink } from './family-link.js';
-import type { MirroredRecord, Snapshot } from './mirror-sync.js';
+import type { MirroredRecord, Snapshot } from './mirrored-store.js';
 
 // The version and every record in one atomic step: a snapshot is exactly at the version it
 // names, so a change message is applied after it only when it is newer. Both keys carry the

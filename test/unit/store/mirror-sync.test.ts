@@ -7,14 +7,14 @@ import { describe, test } from 'node:test';
 import { createLogger } from '../../../src/observability/logger.js';
 import type { Change } from '../../../src/store/change-message.js';
 import { MemoryRecords } from '../../../src/store/memory-records.js';
+import { MirrorSync } from '../../../src/store/mirror-sync.js';
 import {
   type Mirror,
   type MirroredStore,
-  MirrorSync,
   type Snapshot,
   type SyncPolicy,
   sendOwed,
-} from '../../../src/store/mirror-sync.js';
+} from '../../../src/store/mirrored-store.js';
 import { StoreUnavailableError } from '../../../src/store/store-unavailable-error.js';
 import { TestClock } from '../../helpers/clock.js';
 
