@@ -165,6 +165,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
       await admin.close();
       await observability.close();
       const last = runtime.current;
+      // Every client connection is gone, and with it every request on these pools.
+      await last.pools.close(1000);
       last.compiled.keySets.stop();
       await last.protection?.stop();
       await revocations.stop();

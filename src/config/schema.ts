@@ -133,7 +133,18 @@ const routeSchema = z.strictObject({
   allowDelegation: z.boolean().default(false),
   forwardToken: z.boolean().default(true),
   rewritePrefix: z.string().optional(),
+  /** Arrival to the upstream's response headers: queueing, upload and the upstream's wait. */
   timeoutSeconds: z.number().positive().max(3600).default(30),
+  /** Longest pause in the client's request body: a trickled upload must not hold a connection. */
+  bodyIdleTimeoutSeconds: z.number().positive().max(3600).default(10),
+});
+
+/** The keep-alive pool kept for each upstream origin (one per origin, per configuration). */
+const upstreamsSchema = z.strictObject({
+  connections: z.number().int().min(1).max(4096).default(128),
+  /** Requests waiting for a connection beyond `connections`; more are refused with 503 upstream_busy. */
+  maxQueued: z.number().int().min(0).max(65536).default(128),
+  retryAfterSeconds: z.number().int().min(1).max(3600).default(1),
 });
 
 // One schema per kind of revocation, for everything that names one: the `revocations:` lists
@@ -464,6 +475,7 @@ export const configSchema = z.strictObject({
     .record(id, issuerSchema)
     .refine((m) => Object.keys(m).length > 0, 'at least one issuer is required'),
   routes: z.array(routeSchema).min(1),
+  upstreams: upstreamsSchema.prefault({}),
   revocations: revocationsSchema.prefault({}),
   store: storeSchema.prefault({}),
   /** Off when omitted: no per-request cost at all. */
@@ -525,6 +537,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type IssuerConfig = Config['issuers'][string];
 export type KeySourceConfig = IssuerConfig['keys'];
 export type RouteConfig = Config['routes'][number];
+export type UpstreamsConfig = Config['upstreams'];
 export type RevocationsConfig = Config['revocations'];
 export type StoreConfig = Config['store'];
 /** What a revocation names, whoever asks for it. */

@@ -88,6 +88,6 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send({ error: 'server_error' });
   });
-  await registerProxyRoute(app);
+  registerProxyRoute(app);
   return { app, events };
 }

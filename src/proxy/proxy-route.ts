@@ -1,8 +1,6 @@
-import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import { forward } from './proxy-exchange.js';
 import { sendRefusal } from './refusal-reply.js';
-import { REPLY_FROM_OPTIONS, UPSTREAM_AGENT_OPTIONS } from './upstream-options.js';
-import { upstreamUrl } from './upstream-route.js';
 
 const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'];
 
@@ -11,18 +9,16 @@ const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT',
  * routes are fixed once it listens, so the per-route decisions (upstream, path rewrite, time-out)
  * are data in the request's configuration generation, which a reload can replace.
  */
-export async function registerProxyRoute(app: FastifyInstance): Promise<void> {
-  // No `base`: one undici Agent, and its keep-alive pools, serves every upstream origin.
-  await app.register(replyFrom, { ...REPLY_FROM_OPTIONS, undici: UPSTREAM_AGENT_OPTIONS });
+export function registerProxyRoute(app: FastifyInstance): void {
   // A body is the upstream's business: it is handed on as the stream it arrives as, in both
   // directions, never parsed or buffered here (a 50 MB attachment costs no memory).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  app.route({ method: METHODS, url: '/', handler: forward });
-  app.route({ method: METHODS, url: '/*', handler: forward });
+  app.route({ method: METHODS, url: '/', handler: proxyHandler });
+  app.route({ method: METHODS, url: '/*', handler: proxyHandler });
 }
 
-function forward(request: FastifyRequest, reply: FastifyReply): void {
+function proxyHandler(request: FastifyRequest, reply: FastifyReply): void {
   const route = request.gatewayRoute;
   // The auth hook set both, or refused the request before any handler ran.
   const target = route === null ? undefined : request.runtime?.upstreams.get(route);
@@ -30,18 +26,7 @@ function forward(request: FastifyRequest, reply: FastifyReply): void {
     sendRefusal(reply, 'no_route');
     return;
   }
-  const url = request.url;
-  const q = url.indexOf('?');
-  try {
-    reply.from(upstreamUrl(target, q === -1 ? url : url.slice(0, q)), target.replyOptions);
-  } catch (err) {
-    // reply-from decodes the path once more to look for traversal: a malformed escape (%zz)
-    // or a '..' it finds is the client's error, as it was with @fastify/http-proxy.
-    if (err instanceof URIError || (err as { statusCode?: number }).statusCode === 400) {
-      request.log.info({ err: { message: (err as Error).message } }, 'bad request');
-      reply.code(400).send({ error: 'bad_request' });
-      return;
-    }
-    throw err;
-  }
+  // From here the leg writes the raw response itself: no reply serialisation, no stream pump.
+  reply.hijack();
+  forward(request.raw, reply.raw, target, request.auth, request.log);
 }

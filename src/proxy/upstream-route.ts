@@ -1,20 +1,29 @@
-import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import type { CompiledRoute } from '../config/compile-routes.js';
-import { cleanResponseHeaders, forwardHeaders, locationRewriter, upstreamFailed } from './upstream-hooks.js';
+import type { LocationRewrite } from './response-headers.js';
+import type { UpstreamPool, UpstreamPools } from './upstream-pools.js';
 
 /** Where one route's requests go; computed once per configuration, read on every request. */
 export interface UpstreamTarget {
   /** `http(s)://host:port`. */
   readonly origin: string;
+  /** The keep-alive pool of that origin in this configuration generation. */
+  readonly pool: UpstreamPool;
   /** The path prefix the upstream sees instead of the route's; undefined: the path goes unchanged. */
   readonly rewrite: string | undefined;
   /** Characters of the request path the rewrite replaces. */
   readonly prefixLength: number;
-  /** reply.from options: built here so that a request allocates none. */
-  readonly replyOptions: FastifyReplyFromHooks;
+  /** Set with `rewrite`: how a `Location` naming the upstream's path is mapped back. */
+  readonly location: LocationRewrite | undefined;
+  /** Arrival to the upstream's response headers, and the longest pause in its response body. */
+  readonly timeoutMs: number;
+  /** The longest pause in the client's request body. */
+  readonly bodyIdleTimeoutMs: number;
+  readonly forwardToken: boolean;
+  /** The route's name, for logs. */
+  readonly name: string;
 }
 
-export function upstreamTargetOf(route: CompiledRoute): UpstreamTarget {
+export function upstreamTargetOf(route: CompiledRoute, pools: UpstreamPools): UpstreamTarget {
   // The prefix as a path to cut: '/' routes cut nothing, so '/x' under rewrite '/v1' is '/v1/x'.
   const cut = route.prefix === '/' ? '' : route.prefix;
   let rewrite = route.rewritePrefix;
@@ -24,22 +33,28 @@ export function upstreamTargetOf(route: CompiledRoute): UpstreamTarget {
     // '/api' rewritten to '/' sends '/api/x' as '/x', not '//x'.
     if (rewrite.endsWith('/')) rewrite = rewrite.slice(0, -1);
   }
+  const origin = new URL(route.upstream).origin;
   return {
-    origin: new URL(route.upstream).origin,
+    origin,
+    pool: pools.forOrigin(origin),
     rewrite,
     prefixLength: cut.length,
-    replyOptions: {
-      timeout: route.timeoutMs,
-      rewriteRequestHeaders: forwardHeaders,
-      rewriteHeaders: rewrite === undefined ? cleanResponseHeaders : locationRewriter(rewrite, cut),
-      onError: upstreamFailed,
-    },
+    location: rewrite === undefined ? undefined : { upstreamPrefix: rewrite, gatewayPrefix: cut },
+    timeoutMs: route.timeoutMs,
+    bodyIdleTimeoutMs: route.bodyIdleTimeoutMs,
+    forwardToken: route.forwardToken,
+    name: route.name,
   };
 }
 
-/** The upstream URL of a request path (the query string is added by reply-from, unchanged). */
-export function upstreamUrl(target: UpstreamTarget, path: string): string {
-  if (target.rewrite === undefined) return target.origin + path;
+/**
+ * The request target the upstream receives: the path (rewritten for the route) and the query
+ * string unchanged. Always origin-form: the origin is the pool's, so no path can change the host.
+ */
+export function upstreamPath(target: UpstreamTarget, url: string): string {
+  if (target.rewrite === undefined) return url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
   const rewritten = target.rewrite + path.slice(target.prefixLength);
-  return target.origin + (rewritten === '' ? '/' : rewritten);
+  return (rewritten === '' ? '/' : rewritten) + (q === -1 ? '' : url.slice(q));
 }

@@ -1,6 +1,7 @@
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { Protection } from '../protection/protection.js';
 import { RouteMatcher } from '../proxy/match-route.js';
+import { UpstreamPools } from '../proxy/upstream-pools.js';
 import { type UpstreamTarget, upstreamTargetOf } from '../proxy/upstream-route.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { TokenVerifier } from '../verify/verify-token.js';
@@ -21,6 +22,8 @@ export interface GatewayRuntime {
   readonly protection: Protection | undefined;
   /** Where each route of this generation sends its requests. */
   readonly upstreams: ReadonlyMap<CompiledRoute, UpstreamTarget>;
+  /** This generation's keep-alive pools, one per upstream origin; closed when it is retired. */
+  readonly pools: UpstreamPools;
   /**
    * Requests inside their authentication step under this generation. That step is the only user
    * of the generation's key refreshers and protection rules (after it a request holds plain data:
@@ -49,13 +52,15 @@ export function createRuntime(compiled: CompiledConfig, deps: RuntimeDeps): Gate
     forgeryChecksPerSecond: config.verification.forgeryChecksPerSecond,
     keyRefetch: compiled.keySets,
   });
+  const pools = new UpstreamPools(config.upstreams);
   return {
     generation: deps.generation,
     compiled,
     matcher: new RouteMatcher(compiled.routes),
     verifier,
     protection: deps.protection,
-    upstreams: new Map(compiled.routes.map((route) => [route, upstreamTargetOf(route)])),
+    upstreams: new Map(compiled.routes.map((route) => [route, upstreamTargetOf(route, pools)])),
+    pools,
     authenticating: 0,
   };
 }

@@ -212,7 +212,8 @@ export class ConfigReloader {
 
   /**
    * Stops what only the replaced generation used, once no request is inside its authentication
-   * step: its key refreshers and, unless the new generation kept them, its protection rules.
+   * step: its key refreshers, its upstream pools (once their requests end) and, unless the new
+   * generation kept them, its protection rules.
    */
   private retire(previous: GatewayRuntime, protectionKept: boolean): void {
     const done = (async () => {
@@ -221,6 +222,12 @@ export class ConfigReloader {
         await sleep(DRAIN_POLL_MS);
       }
       previous.compiled.keySets.stop();
+      // No request starts on the old pools any more: each closes once its requests end (a long
+      // download keeps its connection to the end; the close is not awaited, so a shutdown is not
+      // held up by it).
+      previous.pools.close().catch((err: unknown) => {
+        this.deps.logger.error({ event: 'config.retire_failed', err }, 'closing the old upstream pools failed');
+      });
       if (!protectionKept) await previous.protection?.stop();
       this.deps.logger.debug(
         { event: 'config.retired', generation: previous.generation },

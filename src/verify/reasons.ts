@@ -4,7 +4,7 @@
 export type Severity = 'critical' | 'high' | 'low';
 
 interface ReasonSpec {
-  readonly status: 401 | 403 | 404 | 429 | 431 | 502 | 503 | 504;
+  readonly status: 401 | 403 | 404 | 408 | 429 | 431 | 502 | 503 | 504;
   /** OAuth error code for WWW-Authenticate and the body; undefined for non-token refusals. */
   readonly error:
     | 'invalid_token'
@@ -13,6 +13,7 @@ interface ReasonSpec {
     | 'forbidden'
     | 'not_found'
     | 'rate_limited'
+    | 'request_timeout'
     | 'unavailable';
   /** Severity when nothing about the request raises it (see severityOf). */
   readonly severity: Severity;
@@ -59,6 +60,8 @@ export const REASONS = {
   no_route: { status: 404, error: 'not_found', severity: 'low' },
   upstream_unavailable: { status: 502, error: 'unavailable', severity: 'low' },
   upstream_timeout: { status: 504, error: 'unavailable', severity: 'low' },
+  upstream_busy: { status: 503, error: 'unavailable', severity: 'low' },
+  body_timeout: { status: 408, error: 'request_timeout', severity: 'low' },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type Reason = keyof typeof REASONS;

@@ -16,6 +16,7 @@ function route(name: string, prefix: string): CompiledRoute {
     forwardToken: true,
     rewritePrefix: undefined,
     timeoutMs: 30_000,
+    bodyIdleTimeoutMs: 10_000,
   };
 }
 
