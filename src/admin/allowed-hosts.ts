@@ -8,8 +8,9 @@ const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
  * 127.0.0.1) reaches the listener from the operator's own browser, but its requests carry
  * `Host: evil.example`; answering only known names keeps /metrics and the dashboard out of its
  * reach. By default: the listen address, localhost and the loopback addresses, and the host of
- * admin.oidc.redirectUrl. On a wildcard address any IP literal is accepted too (a Kubernetes
- * probe names the pod's IP), since no page can rebind an address literal. A request without
+ * admin.oidc.redirectUrl; admin.allowedHosts replaces the names. On a wildcard address any IP
+ * literal is accepted too (a Kubernetes probe or a Prometheus scrape names the pod's IP), since no
+ * page can rebind an address literal: rebinding needs a name the attacker controls. A request without
  * `Host` (an HTTP/1.0 health checker) is accepted: browsers always send one.
  */
 export class AllowedHosts {
@@ -27,7 +28,7 @@ export class AllowedHosts {
     }
     if (admin.oidc !== undefined) names.add(normalise(new URL(admin.oidc.redirectUrl).hostname));
     this.names = names;
-    this.anyAddress = wildcard && admin.allowedHosts === undefined;
+    this.anyAddress = wildcard;
   }
 
   allows(header: string | undefined): boolean {

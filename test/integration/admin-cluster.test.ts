@@ -1,6 +1,8 @@
 // Two gateways on one real Redis: an operator revoked on one instance is locked out of the admin
 // API of every instance, because operator tokens go through the same mirrored revocations.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DevKeyPair } from '../../src/demo/dev-keys.js';
 import {
@@ -13,7 +15,8 @@ import {
 } from '../helpers/gateway-fixture.js';
 import { adminAs, operatorToken, opsKey, withOperators } from '../helpers/operators.js';
 import { waitFor } from '../helpers/poll.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { provgate } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 let redis: TestRedis;
@@ -24,13 +27,13 @@ let a: TestGateway;
 let b: TestGateway;
 let olga: string;
 
-async function instance(): Promise<TestGateway> {
+async function instance(adminPort = 0): Promise<TestGateway> {
   const dir = tempDir();
   const config = referenceConfig(dir, ring, {
     upstream: upstream.url,
     extra: { store: { kind: 'redis', url: redis.url, prefix: 'admin-cluster:' }, log: { level: 'info' } },
   });
-  return startTestGateway(withOperators(config, dir, ops), { dir });
+  return startTestGateway(withOperators(config, dir, ops, { port: adminPort }), { dir });
 }
 
 /** The status and reason `token` gets from `gw`'s admin API. */
@@ -44,7 +47,8 @@ before(async () => {
   upstream = await startUpstream();
   ring = await keyRing();
   ops = await opsKey();
-  a = await instance();
+  // The CLI finds A's admin API through the config file: a fixed port.
+  a = await instance(await freePort());
   b = await instance();
   olga = await operatorToken(ops, 'olga', 'operator');
 });
@@ -97,6 +101,48 @@ test('a subject revocation locks every token of that operator out of every insta
   }
   const refused = a.logs.lines.filter((l) => l.event === 'admin.refused' && l.reason === 'subject_revoked');
   assert.ok(refused.some((l) => l.sub === 'petra'));
+});
+
+test('with operators the CLI goes through the gateway with the token of --token-file, even with the Redis store', async () => {
+  const file = join(a.dir, 'olga.token');
+  writeFileSync(file, `${olga}\n`, { mode: 0o600 });
+  const config = join(a.dir, 'gateway.yaml');
+  const revoked = await provgate(
+    'revoke token',
+    { issuer: 'enterprise', jti: 'cli-jti', reason: 'leaked', 'token-file': file },
+    config,
+  );
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(revoked.stdout, /^revoked: token cli-jti of enterprise {2}id=token-\w+\n$/);
+  const records = (await adminAs(b.adminUrl, olga, 'GET', '/revocations')).body.revocations as Record<
+    string,
+    unknown
+  >[];
+  const record = records.find((r) => r.jti === 'cli-jti');
+  assert.equal(record?.by, 'olga');
+  assert.equal(record?.byIssuer, 'ops');
+  assert.match(String(record?.note), /^cli:/);
+  const list = await provgate('revocations list', { 'token-file': file }, config);
+  assert.match(
+    list.stdout,
+    /by olga@ops \(cli\) {2}token cli-jti of enterprise {2}reason: leaked {2}note: cli:/,
+  );
+
+  const viewerFile = join(a.dir, 'vera.token');
+  writeFileSync(viewerFile, await operatorToken(ops, 'vera', 'viewer'), { mode: 0o600 });
+  const refused = await provgate(
+    'revoke token',
+    { issuer: 'enterprise', jti: 'other', 'token-file': viewerFile },
+    config,
+  );
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /gateway refused \(403\).*insufficient_role/);
+  const none = await provgate('revoke token', { issuer: 'enterprise', jti: 'other' }, config);
+  assert.equal(none.code, 1);
+  assert.match(
+    none.stderr,
+    /operator token of issuer ops: pass --token-file FILE or set PROVGATE_ADMIN_TOKEN/,
+  );
 });
 
 test("revoking the operators issuer's key locks every operator out of every instance", async () => {

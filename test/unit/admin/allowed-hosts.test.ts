@@ -37,7 +37,7 @@ test('on a wildcard address any IP literal is accepted (a probe names the pod IP
   assert.ok(!hosts.allows('rebound.evil.example:9901'));
 });
 
-test('admin.allowedHosts replaces the defaults; the sign-in redirect host is always added', () => {
+test('admin.allowedHosts replaces the default names; the sign-in redirect host is always added', () => {
   const hosts = new AllowedHosts(
     admin({
       host: '0.0.0.0',
@@ -54,5 +54,5 @@ test('admin.allowedHosts replaces the defaults; the sign-in redirect host is alw
   assert.ok(hosts.allows('admin.internal:9901'));
   assert.ok(hosts.allows('dash.example'));
   assert.ok(!hosts.allows('localhost'));
-  assert.ok(!hosts.allows('10.0.0.1'));
+  assert.ok(hosts.allows('10.0.0.1'), 'an address literal on the wildcard address, as before');
 });
