@@ -19,6 +19,10 @@ usage:
   provgate unblock ID [--config FILE]
   provgate events tail [--severity low|high|critical] [--since 1h|RFC3339] [--config FILE]
   provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
+  provgate signals status [--config FILE]
+  provgate signals send --event NAME --subject user:SUB|email:E|session:SID|jwt:JTI [--transmitter NAME]
+                        [--timestamp T] [--claim name=value ...] [--key PRIVATE_JWK] [--print] [--url URL]
+                                                                             (development only)
   provgate token mint --key PRIVATE_JWK --iss ISS --sub SUB [--aud AUD] [--scp "A B"] [--tid T]
                       [--ttl SECONDS] [--claim name=value ...]               (development only)
 
@@ -48,6 +52,12 @@ const OPTIONS = {
   claim: { type: 'string', multiple: true },
   severity: { type: 'string' },
   since: { type: 'string' },
+  event: { type: 'string' },
+  subject: { type: 'string' },
+  transmitter: { type: 'string' },
+  timestamp: { type: 'string' },
+  url: { type: 'string' },
+  print: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -106,6 +116,12 @@ async function main(argv: string[]): Promise<void> {
     case 'keys':
       if (sub !== 'generate') throw new CliError('usage: provgate keys generate --issuer ID ...');
       return (await import('./cli/dev-commands.js')).keysGenerateCommand(values, out);
+    case 'signals': {
+      const signals = await import('./cli/signals-commands.js');
+      if (sub === 'status') return signals.signalsStatusCommand(config(), out);
+      if (sub === 'send') return signals.signalsSendCommand(config(), { configPath, values }, out);
+      throw new CliError('usage: provgate signals status | send --event NAME --subject SUBJECT');
+    }
     case 'token':
       if (sub !== 'mint') throw new CliError('usage: provgate token mint --key FILE ...');
       return (await import('./cli/dev-commands.js')).tokenMintCommand(values, out);

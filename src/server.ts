@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminApp } from './admin/admin-app.js';
+import { ConfigError } from './config/config-error.js';
 import { loadConfigFile } from './config/load-config.js';
 import { maxClockSkewSeconds } from './config/max-clock-skew.js';
 import { buildGateway, type Gateway } from './http/app.js';
@@ -16,6 +17,10 @@ import { createRuntime } from './runtime/gateway-runtime.js';
 import { ConfigReloader, type ReloadOutcome } from './runtime/reload-config.js';
 import { RuntimeHolder } from './runtime/runtime-holder.js';
 import { startProtection } from './runtime/start-protection.js';
+import { compileSignals } from './signals/compile-signals.js';
+import { createSignalReceiver } from './signals/create-signals.js';
+import { registerSignalMetrics } from './signals/signal-metrics.js';
+import type { SignalReceiver } from './signals/signal-receiver.js';
 import { RedisLink } from './store/redis-link.js';
 
 export interface RunningGateway {
@@ -31,6 +36,8 @@ export interface RunningGateway {
   readonly logger: Logger;
   /** Counters, recent security events and the Redis event stream. */
   readonly observability: Observability;
+  /** The Shared Signals receiver; undefined without a `signals:` section. */
+  readonly signals: SignalReceiver | undefined;
   /** Base URLs of the two listeners as bound (ports resolved when configured as 0). */
   readonly proxyUrl: string;
   readonly adminUrl: string;
@@ -52,6 +59,10 @@ export interface StartOptions {
 export async function startGateway(configPath: string, options: StartOptions = {}): Promise<RunningGateway> {
   const { config, path } = loadConfigFile(configPath, options.env);
   const compiled = await compileConfig(config, path, { clock: options.clock });
+  // Transmitters' key sets load like the issuers'; the section changes only with a restart.
+  const signalProblems: string[] = [];
+  const signals = await compileSignals(config, path, compiled.registry, signalProblems, { clock: options.clock });
+  if (signalProblems.length > 0) throw new ConfigError(signalProblems);
   const logger = options.logger ?? createLogger(config.log.level);
   for (const warning of compiled.warnings) logger.warn({ event: 'config.warning' }, warning);
   compiled.keySets.start(logger);
@@ -81,12 +92,26 @@ export async function startGateway(configPath: string, options: StartOptions = {
   const runtime = new RuntimeHolder(
     createRuntime(compiled, { generation: 1, revocations: revocations.mirror, clock, protection }),
   );
+  const signalReceiver: SignalReceiver | undefined =
+    signals === undefined
+      ? undefined
+      : createSignalReceiver(signals, {
+          config,
+          revocations,
+          logger,
+          events: observability.events,
+          clock,
+          tokenIssuers: () => runtime.current.compiled.registry,
+          family: link?.family('signal store'),
+        });
+  await signalReceiver?.start();
   const gateway = await buildGateway(runtime, {
     logger,
     revocations,
     clock,
     events: observability.events,
     stats: observability.stats,
+    signals: signalReceiver,
   });
   const reloader = new ConfigReloader({
     path,
@@ -112,6 +137,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     blocks: () => runtime.current.protection?.blocks,
     version: packageVersion(),
   });
+  if (signalReceiver !== undefined) registerSignalMetrics(metrics, signalReceiver);
   const admin = await buildAdminApp({
     runtime,
     revocations,
@@ -119,6 +145,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     isDraining: () => draining,
     reload: (trigger) => reloader.reload(trigger),
     watch: { observability, metrics, clock },
+    signals: signalReceiver,
   });
   const adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
   const proxyUrl = await gateway.app.listen({ host: config.listen.host, port: config.listen.port });
@@ -141,6 +168,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     },
     logger,
     observability,
+    signals: signalReceiver,
     proxyUrl,
     adminUrl,
     reload: (trigger = 'api') => reloader.reload(trigger),
@@ -169,6 +197,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
       await last.pools.close(1000);
       last.compiled.keySets.stop();
       await last.protection?.stop();
+      await signalReceiver?.stop();
       await revocations.stop();
       link?.close();
       logger.info({ event: 'gateway.stopped' }, 'provgate stopped');

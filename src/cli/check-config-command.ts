@@ -1,5 +1,7 @@
+import { ConfigError } from '../config/config-error.js';
 import { allKeySetsLoaded, describeKeySets } from '../keys/key-set-status.js';
 import { compileConfigFile } from '../runtime/compile-config.js';
+import { compileSignals } from '../signals/compile-signals.js';
 import { CliError } from './cli-error.js';
 
 /** Prints what the gateway would run with; throws ConfigError (every problem) when it would not start. */
@@ -32,6 +34,16 @@ export async function checkConfigCommand(configPath: string, out: (line: string)
     );
   }
   for (const line of describeKeySets(compiled.keySets)) out(line);
+  const signalProblems: string[] = [];
+  const signals = await compileSignals(config, path, compiled.registry, signalProblems);
+  if (signalProblems.length > 0) throw new ConfigError(signalProblems);
+  if (signals !== undefined) {
+    out(`signals: push path ${signals.pushPath}`);
+    for (const t of signals.byName.values())
+      out(`  ${t.name}  ${t.iss}  delivery=${t.delivery}  governs=${t.governs.join(',')}`);
+    for (const line of describeKeySets(signals.keySets).slice(1)) out(`  transmitter key set: ${line.trim()}`);
+    signals.keySets.stop();
+  }
   for (const warning of compiled.warnings) out(`warning: ${warning}`);
   if (!allKeySetsLoaded(compiled.keySets)) {
     // The file is valid, but the gateway would start not ready: say so in the exit code too.

@@ -166,11 +166,19 @@ export const subjectRevocationSchema = z.strictObject({
   before: instant,
 });
 export const issuerRevocationSchema = z.strictObject({ kind: z.literal('issuer'), issuer: id, before: instant });
+/** Tokens whose `sid` claim names this session: made from shared signals (src/signals/), not by hand. */
+export const sessionRevocationSchema = z.strictObject({
+  kind: z.literal('session'),
+  issuer: id,
+  sid: revocationText,
+  exp: revocationExp,
+});
 export const revocationSpecSchema = z.discriminatedUnion('kind', [
   keyRevocationSchema,
   tokenRevocationSchema,
   subjectRevocationSchema,
   issuerRevocationSchema,
+  sessionRevocationSchema,
 ]);
 /** Why something was revoked, wherever a revocation is asked for. */
 export const revocationReason = revocationText;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadConfigFile } from '../config/load-config.js';
 import { startGateway } from '../server.js';
+import { signSet, subjectFromText } from '../signals/sign-set.js';
 import { mintToken, readPrivateKey, writeDevKey } from './dev-keys.js';
 import { buildMailApi } from './mail-api.js';
 
@@ -15,6 +16,8 @@ const DEMO_KEYS = [
   { issuer: 'consumer', alg: 'RS256', kid: 'msa-2016' },
   { issuer: 'consumer', alg: 'RS256', kid: 'msa-2024' },
   { issuer: 'owa', alg: 'ES256', kid: 'owa-1' },
+  // The demo identity provider's shared-signals transmitter (CAEP interop: RS256).
+  { issuer: 'ssf-demo', alg: 'RS256', kid: 'ssf-demo-1' },
 ] as const;
 
 async function ensureKeys(dir: string): Promise<void> {
@@ -59,6 +62,30 @@ async function main(): Promise<void> {
     body: JSON.stringify({ resource: audience }),
   });
   const owaToken = ((await minted.json()) as { access_token: string }).access_token;
+  // The identity provider ends alice's session: the SET `provgate signals send --event
+  // session-revoked --subject alice` signs, made here so that the curl line works as printed.
+  const ssf = config.signals?.transmitters['ssf-demo'];
+  const signal =
+    ssf === undefined
+      ? undefined
+      : await signSet(await privateKey('ssf-demo', 'ssf-demo-1'), {
+          iss: ssf.issuer,
+          aud: typeof ssf.audience === 'string' ? ssf.audience : ssf.audience[0]!,
+          event: 'session-revoked',
+          subject: subjectFromText('alice', iss('enterprise')),
+          payload: {
+            event_timestamp: Math.floor(Date.now() / 1000),
+            reason_admin: { en: 'session ended by the identity provider (demo)' },
+          },
+        });
+  const pushLine =
+    signal === undefined || ssf === undefined
+      ? ''
+      : `
+4. Shared signals: the identity provider says alice's session is over (a signed CAEP session-revoked, 202); after it, line 1 gets 401 subject_revoked:
+curl -si -X POST -H "Content-Type: application/secevent+jwt"${ssf.authorization === undefined ? '' : ` -H "Authorization: ${ssf.authorization}"`} --data-binary '${signal}' ${running.proxyUrl.replace('127.0.0.1', 'localhost')}${config.signals!.push.path}
+   (or let the CLI sign and push one: node dist/src/cli.js signals send --config ${CONFIG} --event session-revoked --subject alice)
+`;
 
   const base = running.proxyUrl.replace('127.0.0.1', 'localhost');
   const curl = (token: string, path: string, method = 'GET') =>
@@ -74,6 +101,7 @@ ${curl(forged, '/api/mail/messages')}
 
 3. A token minted by the mail API, replayed to its own token endpoint (401 resource_minted_token):
 ${curl(owaToken, '/api/token', 'POST')}
+${pushLine}
 
 Health: curl -s ${running.adminUrl}/readyz
 Stop with Ctrl-C.

@@ -15,6 +15,8 @@ import { registerProxyRoute } from '../proxy/proxy-route.js';
 import { sendRefusal } from '../proxy/refusal-reply.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
+import { exceptPushPath, registerSignalsRoute } from '../signals/push-route.js';
+import type { SignalReceiver } from '../signals/signal-receiver.js';
 
 export interface GatewayDeps {
   readonly logger: Logger;
@@ -23,6 +25,8 @@ export interface GatewayDeps {
   readonly events?: SecurityEvents;
   /** Per-request counters behind /metrics and the dashboard; absent in tests that need none. */
   readonly stats?: RequestStats | undefined;
+  /** The Shared Signals receiver: its push route, and its step in the pipeline. */
+  readonly signals?: SignalReceiver | undefined;
 }
 
 export interface Gateway {
@@ -63,17 +67,18 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   });
   if (deps.stats !== undefined) app.addHook('onResponse', deps.stats.onResponse);
   installHeaderLimit(app, config.listen.maxRequestHeaders, events);
-  app.addHook(
-    'onRequest',
-    createAuthHook({
-      runtime,
-      revocations: deps.revocations,
-      events,
-      clock,
-      maxTokenBytes: config.verification.maxTokenBytes,
-      stats: deps.stats,
-    }),
-  );
+  const authenticate = createAuthHook({
+    runtime,
+    revocations: deps.revocations,
+    events,
+    clock,
+    maxTokenBytes: config.verification.maxTokenBytes,
+    stats: deps.stats,
+    signals: deps.signals,
+  });
+  // A transmitter's push carries a signed SET, not a bearer token: that one path skips the hook.
+  const signals = deps.signals;
+  app.addHook('onRequest', signals === undefined ? authenticate : exceptPushPath(signals.pushPath, authenticate));
   app.setNotFoundHandler((_request, reply) => sendRefusal(reply, 'no_route'));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // Anything not an AuthFailure is our fault or a broken client stream: log the detail, leak nothing.
@@ -88,6 +93,8 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send({ error: 'server_error' });
   });
+  // Before the catch-all proxy route: the push path is the receiver's, never an upstream's.
+  if (signals !== undefined) await registerSignalsRoute(app, signals);
   registerProxyRoute(app);
   return { app, events };
 }

@@ -10,6 +10,7 @@ import { routablePath } from '../proxy/match-route.js';
 import { type Refusal, refusalOf } from '../proxy/refusal-reply.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
+import type { SignalReceiver } from '../signals/signal-receiver.js';
 import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
 import { checkProvenance } from '../verify/check-provenance.js';
 import { checkRevocations } from '../verify/check-revocations.js';
@@ -31,6 +32,8 @@ export interface PipelineDeps {
   readonly maxTokenBytes: number;
   /** Verification time and which key signed; recorded without allocating (see request-stats.ts). */
   readonly stats?: RequestStats | undefined;
+  /** Shared-signal blocks and stream-down refusals; undefined without a `signals:` section. */
+  readonly signals?: Pick<SignalReceiver, 'check'> | undefined;
 }
 
 /**
@@ -62,7 +65,7 @@ export class Authorization {
  *   4. bearer            exactly one `Authorization: Bearer` token     401 missing_token | malformed_token
  *   5. verification      header, issuer, algorithm, key, signature, claims (verify-token.ts)   401
  *   6. provenance        audience, issuer accepted here, delegation    401
- *   7. revocations       token, subject, issuer                        401
+ *   7. revocations       token, session, subject, issuer; then what shared signals block   401
  *   8. protection        blocks, replay, rate limits, volume           401 token_blocked | subject_blocked, 429
  *   9. scopes            every scope the route requires                403 insufficient_scope
  *
@@ -102,6 +105,7 @@ export function authorize(
   const verified = verifyToken(runtime, deps, token, mayRefetch);
   checkProvenance(verified, route);
   checkRevocations(verified, deps.revocations.mirror, deps.clock());
+  deps.signals?.check(verified, route.name, deps.clock());
   into.headers = admitToken(protection, verified, route, ip);
   checkScopes(verified, route);
   return verified;

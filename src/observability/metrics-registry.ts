@@ -189,7 +189,7 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
     registers,
     collect() {
       this.reset();
-      const counts = { key: 0, token: 0, subject: 0, issuer: 0 };
+      const counts = { key: 0, token: 0, subject: 0, issuer: 0, session: 0 };
       for (const record of src.revocations.mirror.list()) counts[record.kind] += 1;
       for (const [kind, value] of Object.entries(counts)) this.set({ kind }, value);
     },

@@ -14,6 +14,7 @@ export class RevocationMirror {
   private tokens = new Map<string, number | undefined>();
   private subjects = new Map<string, number>();
   private issuers = new Map<string, number>();
+  private sessions = new Map<string, number | undefined>();
 
   get size(): number {
     return this.records.size;
@@ -77,11 +78,21 @@ export class RevocationMirror {
     return this.issuers.size === 0 ? undefined : this.issuers.get(issuerId);
   }
 
+  /** Whether tokens carrying this `sid` are refused (a session revoked by its identity provider). */
+  isSessionRevoked(issuerId: string, sid: string, nowMs: number): boolean {
+    if (this.sessions.size === 0) return false;
+    const key = issuerId + SEP + sid;
+    if (!this.sessions.has(key)) return false;
+    const expiresAt = this.sessions.get(key);
+    return expiresAt === undefined || expiresAt > nowMs;
+  }
+
   private rebuild(): void {
     this.keys = new Set();
     this.tokens = new Map();
     this.subjects = new Map();
     this.issuers = new Map();
+    this.sessions = new Map();
     for (const record of this.records.values()) this.index(record);
   }
 
@@ -101,6 +112,9 @@ export class RevocationMirror {
       case 'issuer':
         this.issuers.set(r.issuer, Math.max(this.issuers.get(r.issuer) ?? 0, Date.parse(r.before) / 1000));
         break;
+      case 'session':
+        this.sessions.set(r.issuer + SEP + r.sid, r.expiresAt);
+        break;
     }
   }
 
@@ -108,6 +122,7 @@ export class RevocationMirror {
   private unindex(r: RevocationRecord): void {
     if (r.kind === 'key') this.keys.delete(r.issuer + SEP + r.kid);
     else if (r.kind === 'token') this.tokens.delete(r.issuer + SEP + r.jti);
+    else if (r.kind === 'session') this.sessions.delete(r.issuer + SEP + r.sid);
     // Several records may set one subject's or issuer's instant; lifting one is rare: recompute.
     else this.rebuild();
   }

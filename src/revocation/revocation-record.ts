@@ -4,7 +4,8 @@ import type { RevocationSpec } from '../config/schema.js';
 export type { RevocationSpec };
 
 export type RevocationKind = RevocationSpec['kind'];
-export type RevocationSource = 'config' | 'api' | 'cli';
+/** `ssf`: applied from a Security Event Token of a shared-signals transmitter (src/signals/). */
+export type RevocationSource = 'config' | 'api' | 'cli' | 'ssf';
 
 /** A revocation as stored: what, and the audit facts (who, when, why, through what). */
 export type RevocationRecord = RevocationSpec & {
@@ -34,7 +35,9 @@ export function revocationId(spec: RevocationSpec): string {
         ? [spec.issuer, spec.jti]
         : spec.kind === 'subject'
           ? [spec.issuer, spec.sub, spec.before]
-          : [spec.issuer, spec.before];
+          : spec.kind === 'session'
+            ? [spec.issuer, spec.sid]
+            : [spec.issuer, spec.before];
   const digest = createHash('sha256')
     .update(JSON.stringify([spec.kind, ...what]))
     .digest('hex');
@@ -54,7 +57,9 @@ export interface RecordFacts {
 
 export function makeRecord(spec: RevocationSpec, facts: RecordFacts): RevocationRecord {
   const expiresAt =
-    spec.kind === 'token' && spec.exp !== undefined ? (spec.exp + facts.clockSkewSeconds) * 1000 : undefined;
+    (spec.kind === 'token' || spec.kind === 'session') && spec.exp !== undefined
+      ? (spec.exp + facts.clockSkewSeconds) * 1000
+      : undefined;
   return {
     ...spec,
     id: revocationId(spec),

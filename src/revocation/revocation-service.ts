@@ -242,5 +242,7 @@ export function describe(r: RevocationRecord): string {
       return `subject ${r.sub} of ${r.issuer} before ${r.before}`;
     case 'issuer':
       return `every token of ${r.issuer} issued before ${r.before}`;
+    case 'session':
+      return `session ${r.sid} of ${r.issuer}`;
   }
 }

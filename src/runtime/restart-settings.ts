@@ -22,6 +22,8 @@ const RESTART_ONLY: readonly RestartSetting[] = [
   { path: ['events'] },
   { path: ['lifecycle', 'maxEventLoopDelayMs'] },
   { path: ['lifecycle', 'overloadRetryAfterSeconds'] },
+  // The receiver's transmitters, key sets, pollers and push route are built once, at start.
+  { path: ['signals'], secret: true },
 ];
 
 export interface KeptSettings {

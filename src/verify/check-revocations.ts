@@ -15,6 +15,10 @@ export function checkRevocations(token: VerifiedToken, revocations: RevocationMi
   const { claims, issuer } = token;
   if (claims.jti !== undefined && revocations.isTokenRevoked(issuer.id, claims.jti, nowMs))
     throw new AuthFailure('token_revoked', tokenDetail(token));
+  // A session its identity provider ended (CAEP session-revoked): every token naming it.
+  const sid = claims.sid;
+  if (typeof sid === 'string' && revocations.isSessionRevoked(issuer.id, sid, nowMs))
+    throw new AuthFailure('session_revoked', tokenDetail(token));
   const iat = claims.iat ?? 0;
   if (claims.sub !== undefined) {
     const before = revocations.subjectRevokedBefore(issuer.id, claims.sub);
