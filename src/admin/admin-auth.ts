@@ -165,21 +165,19 @@ export class AdminGuard {
 
   /**
    * While operators exist the static token is break-glass and every use of it is a security event
-   * (high). Without operators it is the only credential there is, and a tail or a scraper using it
-   * every second must not fill the event ring with itself: a debug log line then.
+   * (high). Without operators it is the only credential there is: each change made with it is an
+   * event (low), but a tail or a scraper reading with it every second must not fill the event ring
+   * with itself, so a read is a debug log line.
    */
   staticTokenUsed(request: FastifyRequest, settings = this.settings()): void {
-    if (!settings.breakGlass) {
-      request.log.debug({ event: 'admin.static_token_used', ...this.where(request) }, 'static admin token used');
+    const where = this.where(request);
+    if (!settings.breakGlass && (request.method === 'GET' || request.method === 'HEAD')) {
+      request.log.debug({ event: 'admin.static_token_used', ...where }, 'static admin token used');
       return;
     }
     this.deps.events.emit(
-      {
-        event: 'admin.static_token_used',
-        severity: 'high',
-        ...this.where(request),
-      },
-      `admin: break-glass static token used for ${request.method} ${this.where(request).path}`,
+      { event: 'admin.static_token_used', severity: settings.breakGlass ? 'high' : 'low', ...where },
+      `admin: ${settings.breakGlass ? 'break-glass ' : ''}static token used for ${request.method} ${where.path}`,
     );
   }
 
