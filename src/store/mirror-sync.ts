@@ -20,8 +20,8 @@ export interface MirrorSyncOptions {
  * a family brings its store, its index (Mirror) and its write policy (SyncPolicy), nothing else.
  *
  * - Changes arrive as versioned messages. One that follows the last known version moves it on;
- *   a gap (a lost message) asks for a sync, one older than the mirror (a late duplicate, or a
- *   store that restarted empty and counts again) for a reload.
+ *   a gap (a lost message) asks for a sync, and so does one older than the mirror (a late
+ *   duplicate, which is skipped, or a store that restarted empty and counts again).
  * - A sync sends what is pending, reads the version, and reloads the family only when the
  *   version moved past what the messages showed; messages arriving during the reload are held
  *   and applied after it when newer than the snapshot. The store answering again, or the
@@ -33,8 +33,6 @@ export interface MirrorSyncOptions {
  */
 export class MirrorSync<R extends MirroredRecord> {
   private lastVersion = -1;
-  /** A message older than the mirror arrived: a late duplicate, or the store's counter went back. */
-  private reloadWanted = false;
   private lastSuccessAt: number;
   private failing = false;
   private held: Change<R>[] | undefined;
@@ -119,7 +117,7 @@ export class MirrorSync<R extends MirroredRecord> {
       const version = await this.store.version();
       // Behind what the messages showed (they raced this read) is fine; behind what was known
       // before asking means the counter went back: the store lost data.
-      if (this.reloadWanted || version > this.lastVersion || version < known) await this.reload();
+      if (version > this.lastVersion || version < known) await this.reload();
       const now = clock();
       const expired = this.mirror.expire(now);
       if (expired.length > 0) await this.store.removeExpired(expired, now);
@@ -145,17 +143,19 @@ export class MirrorSync<R extends MirroredRecord> {
 
   private async reload(): Promise<void> {
     this.held = [];
-    let snapshot: Snapshot<R>;
+    let snapshot: Snapshot<R> | undefined;
     try {
       snapshot = await this.store.snapshot();
       const extra = await this.policy.reinstate(snapshot.records);
       this.mirror.replaceAll([...snapshot.records, ...extra]);
       this.lastVersion = snapshot.version;
-      this.reloadWanted = false;
     } finally {
       const held = this.held;
       this.held = undefined;
-      for (const change of held) this.apply(change);
+      // What the snapshot already holds is skipped; what came after it is applied in order.
+      const after = snapshot?.version ?? -1;
+      for (const change of held)
+        if (change.version === undefined || change.version > after) this.apply(change);
     }
   }
 
@@ -167,9 +167,8 @@ export class MirrorSync<R extends MirroredRecord> {
   private apply(change: Change<R>): void {
     const version = change.version;
     if (version !== undefined && this.lastVersion >= 0 && version <= this.lastVersion) {
-      // Already in the mirror (a message older than the last reload), or the store's counter
-      // went back and climbed again (Redis restarted empty): only a reload tells which.
-      this.reloadWanted = true;
+      // Already in the mirror (published before the last snapshot, delivered after it), or the
+      // store's counter went back (Redis restarted empty): the version check tells which.
       this.requestSync();
       return;
     }
