@@ -22,6 +22,16 @@ const SPECS: Readonly<Record<string, AlgSpec>> = {
   EdDSA: { hash: null },
 };
 
+// The signing input's bytes are written here instead of into a new Buffer per call: verify()
+// without a callback is synchronous and is done with them when it returns. Sized for the
+// largest token (verification.maxTokenBytes ≤ 64 KiB); anything longer gets its own Buffer.
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+function bytesOf(signingInput: string): Buffer {
+  if (signingInput.length > scratch.length) return Buffer.from(signingInput, 'latin1');
+  return scratch.subarray(0, scratch.write(signingInput, 0, 'latin1'));
+}
+
 /**
  * Synchronous node:crypto verification with an imported KeyObject: about three times the
  * throughput of an awaited WebCrypto verify, whose job hops to the libuv pool and back.
@@ -37,7 +47,7 @@ export function verifySignature(
   const spec = SPECS[alg];
   if (spec === undefined || signature.length === 0) return false;
   if (spec.ecdsaLength !== undefined && signature.length !== spec.ecdsaLength) return false;
-  const data = Buffer.from(signingInput, 'latin1');
+  const data = bytesOf(signingInput);
   try {
     // PKCS#1 v1.5 is the default padding of an RSA KeyObject: passing the key itself skips
     // the options object that node:crypto would otherwise unpack on every call.

@@ -2,13 +2,15 @@ import { LRUCache } from 'lru-cache';
 import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
 import type { KeyEntry } from '../keys/key-entry.js';
 import type { KeyRefetcher } from '../keys/key-refetch.js';
+import type { TrustIndex } from '../keys/trust-index.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure, type FailureDetail } from './auth-failure.js';
-import { checkClaims, scopesOf } from './check-claims.js';
+import { checkClaims } from './check-claims.js';
 import { checkAlgAndType, checkForbiddenHeader } from './check-header.js';
 import { checkTenant } from './check-tenant.js';
 import { tokenFingerprint } from './fingerprint.js';
 import { ForgeryCheckBudget } from './forgery-budget.js';
+import { grantedScopes } from './granted-scopes.js';
 import { type Claims, type ParsedToken, parseToken } from './parse-token.js';
 import { assertKeyUsable, type KeyStepDeps, selectKey } from './select-key.js';
 import { verifySignature } from './verify-signature.js';
@@ -74,6 +76,8 @@ export interface VerifierOptions {
   readonly forgeryChecksPerSecond: number;
   /** Remote key sets: lets an unknown kid wait for the issuer's refetch (see KeyRefetchPending). */
   readonly keyRefetch?: KeyRefetcher;
+  /** Key trust decisions (src/trust/); undefined: every key of a set is trusted, as before. */
+  readonly trust?: TrustIndex | undefined;
 }
 
 // Per-entry bookkeeping beyond the token string itself (claims object, Set, fields).
@@ -101,6 +105,7 @@ export class TokenVerifier {
       revocations: options.revocations,
       budget: new ForgeryCheckBudget(options.forgeryChecksPerSecond),
       keyRefetch: options.keyRefetch,
+      trust: options.trust,
     };
     this.cache = options.cache.enabled
       ? new LRUCache<string, VerifiedToken>({
@@ -145,7 +150,7 @@ export class TokenVerifier {
       if (cached.issuer.keys.byKid.get(cached.key.kid) === cached.key) {
         this.cacheHits += 1;
         try {
-          assertKeyUsable(null, cached.key, this.keyDeps, now);
+          assertKeyUsable(null, cached.key, cached.issuer, this.keyDeps, now);
           checkClaims(cached.claims, cached.issuer, now);
         } catch (err) {
           throw nameTheToken(err, cached.key.kid, cached.alg, cached.claims);
@@ -210,7 +215,7 @@ export class TokenVerifier {
       }
       throw err;
     }
-    return new Verified(token, issuer, key, header.alg, claims, scopesOf(claims));
+    return new Verified(token, issuer, key, header.alg, claims, grantedScopes(claims));
   }
 }
 
