@@ -384,6 +384,18 @@ describe('SSF stream events', () => {
   });
 });
 
+describe('operations', () => {
+  test('the dashboard state shows each transmitter: stream, last event, last error', async () => {
+    const res = await admin(gw.adminUrl, 'GET', '/dashboard/api/state');
+    assert.equal(res.status, 200);
+    const signals = res.body.signals as Record<string, unknown>[];
+    const idpRow = signals.find((t) => t.name === 'idp');
+    assert.equal(idpRow?.delivery, 'push');
+    assert.equal(typeof idpRow?.lastEventAt, 'string');
+    assert.equal(typeof idpRow?.up, 'boolean');
+  });
+});
+
 describe('legacy subjects (legacySubjectType)', () => {
   test('Google-style subject_type inside the event is read by setting', async () => {
     const t = now();
