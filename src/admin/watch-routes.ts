@@ -4,6 +4,7 @@ import type { BlockView } from '../observability/block-view.js';
 import type { Observability } from '../observability/observability.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
+import type { SignalReceiver } from '../signals/signal-receiver.js';
 import type { AdminGuard } from './admin-auth.js';
 import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
 import { registerEventsRoutes } from './events-routes.js';
@@ -24,6 +25,8 @@ interface Deps {
   /** The blocks of the protection rules in force; undefined without a `protection:` section. */
   readonly blocks: () => BlockView | undefined;
   readonly watch: AdminWatch;
+  /** The Shared Signals receiver, for the dashboard; undefined without a `signals:` section. */
+  readonly signals?: SignalReceiver | undefined;
 }
 
 /** /metrics, /events and /dashboard, each in its own scope with its own guard. */
@@ -45,6 +48,7 @@ export async function registerWatchRoutes(app: FastifyInstance, deps: Deps): Pro
       revocations: deps.revocations,
       observability: deps.watch.observability,
       blocks: deps.blocks,
+      signals: deps.signals,
       clock: deps.watch.clock,
       isDraining: deps.isDraining,
     }),

@@ -128,6 +128,7 @@ export function dashboardPage(csrf: string, instance: string, who: SignedIn): st
 <div class="card"><h2>Revocations <span class="count" id="revocation-count"></span></h2><div class="scroll" id="revocations"></div></div>
 <div class="card"><h2>Active blocks</h2><div class="scroll" id="blocks"></div></div>
 </div>
+<div class="card section"><h2>Shared signals</h2><div class="scroll" id="signals"></div></div>
 <div class="card section"><h2>Security events <span class="count" id="event-count"></span>
 <span class="filters"><label>severity <select id="f-severity"><option value="">all</option><option value="high">high and critical</option><option value="critical">critical</option></select></label>
 <label>reason <select id="f-reason"><option value="">all reasons</option></select></label></span></h2>

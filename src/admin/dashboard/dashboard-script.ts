@@ -270,6 +270,23 @@ export const DASHBOARD_JS = String.raw`
     put('blocks', table(['Target', 'Value', 'Rule', 'Until', ''], rows, 'no active blocks', 'blocks'));
   }
 
+  function renderSignals(s) {
+    if (!changed('signals', [s.signals, Math.floor(s.now / 5000)])) return;
+    if (s.signals === null || s.signals === undefined) {
+      put('signals', el('div', { class: 'empty', text: 'No shared-signals transmitter is configured on this gateway.' }));
+      return;
+    }
+    var rows = s.signals.map(function (t) {
+      return el('tr', { 'data-transmitter': t.name, title: t.issuer + ' governs ' + t.governs.join(', ') }, [
+        td(t.name, 'mono'), td(t.delivery),
+        td(badge(t.up ? 'up' : 'down', 'stream ' + (t.stream || 'enabled'))),
+        td(t.lastEventAt ? t.lastEvent + ' at ' + shortIso(t.lastEventAt) : 'none yet', 'mono'),
+        td(t.lastError ? t.lastError + ' at ' + shortIso(t.lastErrorAt) : '', 'mono')
+      ]);
+    });
+    put('signals', table(['Transmitter', 'Delivery', 'Stream', 'Last event', 'Last error'], rows, 'no transmitters', 'signals'));
+  }
+
   var RANK = { low: 0, high: 1, critical: 2 };
   function kindOf(e) { return e.reason || e.rule || e.event; }
   function renderEvents() {
@@ -348,6 +365,7 @@ export const DASHBOARD_JS = String.raw`
         renderIssuers(s);
         renderRevocations(s);
         renderBlocks(s);
+        renderSignals(s);
         renderEvents();
         document.getElementById('updated').textContent = 'updated ' + iso(s.now).slice(11);
       })

@@ -4,6 +4,7 @@ import type { BlockView } from '../../observability/block-view.js';
 import type { Observability } from '../../observability/observability.js';
 import type { RevocationService } from '../../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../../runtime/runtime-holder.js';
+import type { SignalReceiver } from '../../signals/signal-receiver.js';
 
 export interface DashboardStateDeps {
   /** The configuration in force: a reload replaces it. */
@@ -14,6 +15,8 @@ export interface DashboardStateDeps {
   readonly blocks: () => BlockView | undefined;
   readonly clock: () => number;
   readonly isDraining: () => boolean;
+  /** The Shared Signals receiver; undefined without a `signals:` section. */
+  readonly signals?: SignalReceiver | undefined;
 }
 
 const AUDIT_SHOWN = 50;
@@ -100,6 +103,7 @@ export async function dashboardState(
     audit,
     auditSource,
     blocks: deps.blocks()?.list() ?? null,
+    signals: deps.signals === undefined ? null : await deps.signals.status(),
     events: {
       latestSeq: observability.recent.latestSeq,
       items: observability.recent.query({ afterSeq, limit: EVENTS_PER_POLL }),
