@@ -58,9 +58,10 @@ export interface SetFacts {
 export async function validateSet(raw: string, ctx: SetContext, facts: SetFacts): Promise<ValidSet> {
   const set = parse(raw);
   const claims = set.claims;
-  facts.iss = claims.iss;
-  facts.jti = claims.jti;
-  // Unverified, for the refusal's log line and counter only (the counter's label is bounded).
+  // Unverified until the signature is: bounded, so that junk cannot fill the log.
+  facts.iss = claims.iss?.slice(0, 200);
+  facts.jti = claims.jti?.slice(0, 200);
+  // For the refusal's log line and counter only (the counter's label is bounded).
   const claimedEvents = claims.events;
   if (claimedEvents !== null && typeof claimedEvents === 'object' && !Array.isArray(claimedEvents)) {
     const claimed = Object.keys(claimedEvents);
