@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type {
   FastifyError,
   FastifyInstance,
@@ -5,6 +6,7 @@ import type {
   FastifyRequest,
   onRequestHookHandler,
 } from 'fastify';
+import { AuthFailure } from '../verify/auth-failure.js';
 import { SetError } from './set-error.js';
 import type { SetOutcome, SignalReceiver } from './signal-receiver.js';
 
@@ -19,7 +21,12 @@ const RETRY_AFTER_SECONDS = 5;
  * is refused; 503 (Retry-After) when the store is away, so the transmitter sends it again. Its own
  * scope: the body is read (at most 64 KiB) as text, which the proxy route never does.
  */
-export async function registerSignalsRoute(app: FastifyInstance, receiver: SignalReceiver): Promise<void> {
+export async function registerSignalsRoute(
+  app: FastifyInstance,
+  receiver: SignalReceiver,
+  /** Source admission of the request pipeline (deny lists, blocked addresses): it throws to refuse. */
+  admitSource: (raw: IncomingMessage) => void = () => {},
+): Promise<void> {
   const path = receiver.pushPath;
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -42,6 +49,14 @@ export async function registerSignalsRoute(app: FastifyInstance, receiver: Signa
     // The listener answers Expect: 100-continue itself only once a request is authorised (see
     // http/unread-body-guard.ts); a push is read here, so it says continue here, within the limit.
     scope.addHook('onRequest', (request, reply, done) => {
+      // The bearer hook is skipped for this path, the operator's deny lists and blocks are not.
+      try {
+        admitSource(request.raw);
+      } catch (err) {
+        if (!(err instanceof AuthFailure)) throw err;
+        reply.code(403).send({ err: 'access_denied', description: 'this source is refused' });
+        return;
+      }
       const declared = Number(request.headers['content-length'] ?? 0);
       if (request.headers.expect?.toLowerCase() === '100-continue' && declared <= MAX_SET_BYTES)
         reply.raw.writeContinue();

@@ -16,7 +16,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../helpers/gateway-fixture.js';
-import { get } from '../helpers/http.js';
+import { get, httpRequest } from '../helpers/http.js';
 import { SSF_AUDIENCE, startTransmitterStub, type TransmitterStub } from '../helpers/ssf-transmitter-stub.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -44,6 +44,8 @@ before(async () => {
     referenceConfig(dir, ring, {
       upstream: upstream.url,
       extra: {
+        // The push path skips the bearer hook, never the operator's deny lists.
+        protection: { denyNetworks: { cidrs: ['127.0.99.0/24'] } },
         signals: {
           transmitters: {
             // Keys found through the transmitter's /.well-known/ssf-configuration.
@@ -308,6 +310,23 @@ describe('every validation refusal names its err', () => {
       gw.logs.lines.some((l) => l.event === 'signal.refused' && l.keyOwner === 'transmitter partner'),
       'another transmitter key is named',
     );
+  });
+
+  test('access_denied: a push from a denied network, before anything is read', async () => {
+    const denied = await httpRequest(pushUrl, {
+      method: 'POST',
+      localAddress: '127.0.99.7',
+      headers: { 'content-type': 'application/secevent+jwt', authorization: SECRET },
+    });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.err, 'access_denied');
+    const allowed = await httpRequest(pushUrl, {
+      method: 'POST',
+      localAddress: '127.0.98.7',
+      headers: { 'content-type': 'application/secevent+jwt', authorization: SECRET },
+    });
+    assert.equal(allowed.status, 400);
+    assert.equal(allowed.body.err, 'invalid_request');
   });
 
   test('a body over 64 KiB is refused unread', async () => {
