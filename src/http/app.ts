@@ -94,7 +94,8 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     return reply.code(500).send({ error: 'server_error' });
   });
   // Before the catch-all proxy route: the push path is the receiver's, never an upstream's.
-  if (signals !== undefined) await registerSignalsRoute(app, signals);
+  if (signals !== undefined)
+    await registerSignalsRoute(app, signals, (raw) => runtime.current.protection?.admitSource(raw));
   registerProxyRoute(app);
   return { app, events };
 }
