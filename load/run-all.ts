@@ -1,4 +1,4 @@
-// npm run load [-- --only provgate-10k,haproxy-jwt-10k] [--quick]: every scenario of issue 5,
+// npm run load [-- --only provgate-10k,haproxy-jwt-10k] [--quick]: every scenario of issues 5 and 11,
 // measured in alternation on pinned cores, written to load/results/. See load/README.md.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';

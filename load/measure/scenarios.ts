@@ -4,6 +4,7 @@ export type TargetName =
   | 'upstream'
   | 'bare-proxy'
   | 'bare-reply-from'
+  | 'lean-proxy'
   | 'provgate'
   | 'provgate-cold'
   | 'provgate-nocache'
@@ -23,6 +24,7 @@ export interface Scenario {
 export const BARE = 'bare-proxy';
 export const HAPROXY_JWT = 'haproxy-jwt-10k';
 export const BARE_REPLY_FROM = 'bare-reply-from';
+export const LEAN = 'lean-proxy';
 
 // Every scenario sends an Authorization header from a pool through the same rotation code, so
 // the generator does the same work whatever the target.
@@ -42,6 +44,15 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: 'all-200',
     description:
       'Fastify + @fastify/reply-from on one catch-all route (the shape of src/proxy/proxy-route.ts), no auth',
+  },
+
+  {
+    name: LEAN,
+    target: 'lean-proxy',
+    pool: 'valid',
+    expect: 'all-200',
+    description:
+      "provgate's own proxy leg (src/proxy/, undici dispatcher) behind the same Fastify catch-all, no auth: the ceiling",
   },
 
   {
@@ -124,4 +135,4 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** Fixed-rate runs for the latency target: both at half of provgate-10k's measured maximum. */
-export const HALF_LOAD_SCENARIOS: readonly string[] = [BARE, 'provgate-10k'];
+export const HALF_LOAD_SCENARIOS: readonly string[] = [LEAN, 'provgate-10k'];

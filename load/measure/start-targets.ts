@@ -145,11 +145,12 @@ export async function startTargets(
     );
     urls.set('upstream', at(port, child));
   }
-  for (const name of ['bare-proxy', 'bare-reply-from'] as const) {
+  for (const name of ['bare-proxy', 'bare-reply-from', 'lean-proxy'] as const) {
     if (!needed.has(name)) continue;
     const port = await freePort();
     const args = ['--port', String(port), '--upstream', backend.url, '--prefix', MAIL_PREFIX];
-    args.push('--transport', bareProxyTransport().module);
+    if (name === 'lean-proxy') args.push('--dist', join(ROOT, 'dist'));
+    else args.push('--transport', bareProxyTransport().module);
     const child = await startOne(ctx, name, nodeTarget(ctx, `${name}.ts`, args), port, core);
     urls.set(name, at(port, child));
   }

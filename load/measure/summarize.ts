@@ -1,6 +1,6 @@
 import type { LoadOutcome } from '../generator/job.js';
 import type { Outcomes } from './alternate-rounds.js';
-import { BARE, HAPROXY_JWT, type Scenario } from './scenarios.js';
+import { HAPROXY_JWT, LEAN, type Scenario } from './scenarios.js';
 import { median, medianRatio } from './stats.js';
 import { checkStatuses, type StatusCheck } from './status-check.js';
 
@@ -13,11 +13,11 @@ export interface ScenarioSummary {
   readonly okRps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-  readonly vsBare: number | null;
+  readonly vsLean: number | null;
   readonly vsHaproxyJwt: number | null;
   /** Target CPU per request (all its threads), and the same ratios computed from it: capacity per core. */
   readonly cpuUsPerRequest: number;
-  readonly cpuVsBare: number | null;
+  readonly cpuVsLean: number | null;
   readonly cpuVsHaproxyJwt: number | null;
   /** Share of a core the target was busy; well under 1.0 at saturation means something else had the core. */
   readonly targetBusy: number;
@@ -43,7 +43,7 @@ function hitRate(list: readonly LoadOutcome[]): number | null {
 
 /** Medians over rounds, and ratios as medians of per-round ratios. */
 export function summarize(scenarios: readonly Scenario[], outcomes: Outcomes): ScenarioSummary[] {
-  const bare = outcomes.get(BARE);
+  const lean = outcomes.get(LEAN);
   const haproxy = outcomes.get(HAPROXY_JWT);
   return scenarios
     .filter((s) => outcomes.has(s.name))
@@ -57,10 +57,10 @@ export function summarize(scenarios: readonly Scenario[], outcomes: Outcomes): S
         okRps: median(okRpsOf(list)),
         p50Ms: median(list.map((o) => o.p50Ms)),
         p99Ms: median(list.map((o) => o.p99Ms)),
-        vsBare: bare === undefined ? null : medianRatio(rpsOf(list), rpsOf(bare)),
+        vsLean: lean === undefined ? null : medianRatio(rpsOf(list), rpsOf(lean)),
         vsHaproxyJwt: haproxy === undefined ? null : medianRatio(rpsOf(list), rpsOf(haproxy)),
         cpuUsPerRequest: 1e6 / median(capacityOf(list)),
-        cpuVsBare: bare === undefined ? null : medianRatio(capacityOf(list), capacityOf(bare)),
+        cpuVsLean: lean === undefined ? null : medianRatio(capacityOf(list), capacityOf(lean)),
         cpuVsHaproxyJwt: haproxy === undefined ? null : medianRatio(capacityOf(list), capacityOf(haproxy)),
         targetBusy: median(list.map((o) => (o.targetCpuSeconds ?? Number.NaN) / o.elapsedSeconds)),
         status: checkStatuses(s.expect, list),

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './build-dist.js';
 
-const TARGETS = ['bare-proxy.ts', 'bare-reply-from.ts', 'mail-upstream.ts'];
+const TARGETS = ['bare-proxy.ts', 'bare-reply-from.ts', 'lean-proxy.ts', 'mail-upstream.ts'];
 
 export interface CompiledTargets {
   /** Folder holding targets/*.js, or undefined when they run through tsx. */

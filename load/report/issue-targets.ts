@@ -1,7 +1,7 @@
 import type { Outcomes } from '../measure/alternate-rounds.js';
-import { BARE, BARE_REPLY_FROM, HAPROXY_JWT } from '../measure/scenarios.js';
+import { HAPROXY_JWT, LEAN } from '../measure/scenarios.js';
 import { median, medianRatio } from '../measure/stats.js';
-import { capacityOf, okRpsOf } from '../measure/summarize.js';
+import { capacityOf } from '../measure/summarize.js';
 
 export interface TargetResult {
   readonly goal: string;
@@ -57,15 +57,17 @@ function both(outcomes: Outcomes, a: string, b: string): [number | null, number 
   return [ratio(outcomes, a, b), cpuRatio(outcomes, a, b)];
 }
 
-/** The throughput and latency targets of issue 5 that this run can measure. */
+/**
+ * The targets of issue 11 that this run can measure: parity with HAProxy's native JWT check on
+ * one core, warm and cold; the checks' cost against the gateway's own proxy leg without auth;
+ * refusing never dearer than accepting; p99 at half load. (Memory: npm run soak:memory.)
+ */
 export function issueTargets(outcomes: Outcomes, halfLoad: Outcomes | undefined): TargetResult[] {
-  const mixedOk = outcomes.get('provgate-mixed');
-  const allValid = rps(outcomes, 'provgate-10k');
-  const halfBare = halfLoad?.get(BARE);
+  const halfLean = halfLoad?.get(LEAN);
   const halfGate = halfLoad?.get('provgate-10k');
   return [
     result(
-      'provgate-10k / haproxy-jwt-10k ≥ 1.0',
+      'provgate-10k / haproxy-jwt-10k ≥ 1.0 (moonshot 1.3)',
       both(outcomes, 'provgate-10k', HAPROXY_JWT),
       1.0,
       'min',
@@ -73,62 +75,35 @@ export function issueTargets(outcomes: Outcomes, halfLoad: Outcomes | undefined)
       'provgate-10k',
     ),
     result(
-      'provgate-cold / haproxy-jwt-10k ≥ 0.8',
-      both(outcomes, 'provgate-cold', HAPROXY_JWT),
+      'provgate-nocache / haproxy-jwt-10k ≥ 0.8 (moonshot 1.0)',
+      both(outcomes, 'provgate-nocache', HAPROXY_JWT),
       0.8,
       'min',
       'ratio',
-      'provgate-cold',
+      'provgate-nocache',
     ),
     result(
-      'provgate-1 / bare-proxy ≥ 0.95',
-      both(outcomes, 'provgate-1', BARE),
-      0.95,
-      'min',
-      'ratio',
-      'provgate-1',
-    ),
-    result(
-      'provgate-10k / bare-proxy ≥ 0.85',
-      both(outcomes, 'provgate-10k', BARE),
-      0.85,
+      'provgate-10k / lean-proxy ≥ 0.9',
+      both(outcomes, 'provgate-10k', LEAN),
+      0.9,
       'min',
       'ratio',
       'provgate-10k',
     ),
     result(
-      'provgate-1 / bare-reply-from ≥ 0.95 (same proxy shape)',
-      both(outcomes, 'provgate-1', BARE_REPLY_FROM),
-      0.95,
+      'provgate-badsig / provgate-10k ≥ 1.0 (refusing never dearer than accepting)',
+      both(outcomes, 'provgate-badsig', 'provgate-10k'),
+      1.0,
       'min',
       'ratio',
-      'provgate-1',
+      'provgate-badsig',
     ),
     result(
-      'provgate-10k / bare-reply-from ≥ 0.85 (same proxy shape)',
-      both(outcomes, 'provgate-10k', BARE_REPLY_FROM),
-      0.85,
-      'min',
-      'ratio',
-      'provgate-10k',
-    ),
-    result(
-      'valid req/s in provgate-mixed / provgate-10k ≥ 0.5',
+      'p99 at half load: provgate-10k − lean-proxy ≤ 2 ms',
       [
-        mixedOk === undefined || allValid === undefined ? null : medianRatio(okRpsOf(mixedOk), allValid),
-        cpuRatio(outcomes, 'provgate-mixed', 'provgate-10k', true),
-      ],
-      0.5,
-      'min',
-      'ratio',
-      'provgate-mixed',
-    ),
-    result(
-      'p99 at half load: provgate-10k − bare-proxy ≤ 2 ms',
-      [
-        halfBare === undefined || halfGate === undefined
+        halfLean === undefined || halfGate === undefined
           ? null
-          : median(halfGate.map((o) => o.p99Ms)) - median(halfBare.map((o) => o.p99Ms)),
+          : median(halfGate.map((o) => o.p99Ms)) - median(halfLean.map((o) => o.p99Ms)),
         null,
       ],
       2,

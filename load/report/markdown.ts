@@ -26,11 +26,11 @@ export function renderMarkdown(r: RunReport): string {
   const out = [
     `# provgate load run — ${r.date} (${r.mode}${r.partial ? ', partial' : ''})`,
     '',
-    '| scenario | req/s | 200/s | p50 ms | p99 ms | vs bare proxy | vs HAProxy JWT | target CPU µs/req | CPU vs bare | CPU vs HAProxy JWT | target busy | cache hits | answers |',
+    '| scenario | req/s | 200/s | p50 ms | p99 ms | vs lean proxy | vs HAProxy JWT | target CPU µs/req | CPU vs lean | CPU vs HAProxy JWT | target busy | cache hits | answers |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...r.scenarios.map(
       (s) =>
-        `| ${s.name} | ${n0(s.rps)} | ${n0(s.okRps)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${n2(s.vsBare)} | ${n2(s.vsHaproxyJwt)} | ${n0(s.cpuUsPerRequest)} | ${n2(s.cpuVsBare)} | ${n2(s.cpuVsHaproxyJwt)} | ${pct(s.targetBusy)} | ${s.cacheHitRate === null ? '–' : pct(s.cacheHitRate)} | ${s.status.text}${s.generatorCpu > 0.9 ? ' ⚠ generator-bound' : ''} |`,
+        `| ${s.name} | ${n0(s.rps)} | ${n0(s.okRps)} | ${s.p50Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${n2(s.vsLean)} | ${n2(s.vsHaproxyJwt)} | ${n0(s.cpuUsPerRequest)} | ${n2(s.cpuVsLean)} | ${n2(s.cpuVsHaproxyJwt)} | ${pct(s.targetBusy)} | ${s.cacheHitRate === null ? '–' : pct(s.cacheHitRate)} | ${s.status.text}${s.generatorCpu > 0.9 ? ' ⚠ generator-bound' : ''} |`,
     ),
     '',
     'req/s, p50, p99: medians over rounds at saturation. "CPU" columns: the target process\'s CPU time per request (all threads), and ratios of the capacity per core it implies (higher is better). "target busy": share of its core the target used; below ~95 % at saturation, something else held the core. "cache hits": share of provgate\'s verified-token cache lookups that hit, from its admin /metrics.',
@@ -49,7 +49,7 @@ export function renderMarkdown(r: RunReport): string {
     );
   }
   out.push(
-    "Targets of issue 5 (medians of per-round ratios; the verdict is on throughput, the CPU column is the same ratio from the target's CPU time per request):",
+    "Targets of issue 11 (medians of per-round ratios; the verdict is on throughput, the CPU column is the same ratio from the target's CPU time per request):",
     '',
     '| target | measured | from CPU/request | verdict |',
     '|---|---:|---:|---|',
