@@ -10,6 +10,7 @@ import { SecurityEvents } from '../observability/security-events.js';
 import { createAuthHook } from './auth-hook.js';
 import { installHeaderLimit } from './header-limit.js';
 import { installOverloadGuard } from './overload-guard.js';
+import { installUnreadBodyGuard } from './unread-body-guard.js';
 import './fastify-augment.js';
 import { registerProxyRoute } from '../proxy/proxy-route.js';
 import { sendRefusal } from '../proxy/refusal-reply.js';
@@ -96,6 +97,7 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   // Before the catch-all proxy route: the push path is the receiver's, never an upstream's.
   if (signals !== undefined)
     await registerSignalsRoute(app, signals, (raw) => runtime.current.protection?.admitSource(raw));
+  installUnreadBodyGuard(app);
   registerProxyRoute(app);
   return { app, events };
 }
