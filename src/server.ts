@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminApp } from './admin/admin-app.js';
@@ -5,6 +6,9 @@ import { ConfigError } from './config/config-error.js';
 import { loadConfigFile } from './config/load-config.js';
 import { maxClockSkewSeconds } from './config/max-clock-skew.js';
 import { buildGateway, type Gateway } from './http/app.js';
+import { loadListenerTls } from './http/listener-tls.js';
+import { registerSenderConstraintMetrics } from './http/sender-constraint-metrics.js';
+import type { CompiledIssuer } from './keys/issuer-registry.js';
 import { createLogger } from './observability/logger.js';
 import { createMetricsRegistry } from './observability/metrics-registry.js';
 import { createObservability, type Observability } from './observability/observability.js';
@@ -22,6 +26,9 @@ import { createSignalReceiver } from './signals/create-signals.js';
 import { registerSignalMetrics } from './signals/signal-metrics.js';
 import type { SignalReceiver } from './signals/signal-receiver.js';
 import { RedisLink } from './store/redis-link.js';
+import { createTrustStore } from './trust/create-trust-store.js';
+import { TrustService } from './trust/trust-service.js';
+import { createProofReplay } from './verify/dpop/create-proof-replay.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -31,6 +38,8 @@ export interface RunningGateway {
   /** The configuration generation in force, and what a request arriving now is served under. */
   readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
+  /** Key trust decisions (quarantine, trust, distrust), shared by every instance with Redis. */
+  readonly trust: TrustService;
   /** The protection rules in force; undefined without a `protection:` section. */
   readonly protection: Protection | undefined;
   readonly logger: Logger;
@@ -65,10 +74,19 @@ export async function startGateway(configPath: string, options: StartOptions = {
   if (signalProblems.length > 0) throw new ConfigError(signalProblems);
   const logger = options.logger ?? createLogger(config.log.level);
   for (const warning of compiled.warnings) logger.warn({ event: 'config.warning' }, warning);
-  compiled.keySets.start(logger);
   const clock = options.clock ?? Date.now;
   // One pair of Redis connections (commands, subscriber) for every store of this process.
   const link = config.store.kind === 'redis' ? new RedisLink(config.store, logger) : undefined;
+  // Key trust decisions, read before the loaded key sets are screened for new keys (keys.newKeys).
+  const trust = new TrustService({
+    store: createTrustStore(config.store, link, logger),
+    logger,
+    clock,
+    resyncMs: config.store.resyncSeconds * 1000,
+    issuers: (): Iterable<CompiledIssuer> => runtime.current.compiled.registry.byId.values(),
+  });
+  await trust.start();
+  compiled.keySets.start(logger, trust);
   const revocations = new RevocationService({
     store: createRevocationStore(config.store, link, logger),
     storeConfig: config.store,
@@ -90,7 +108,13 @@ export async function startGateway(configPath: string, options: StartOptions = {
           events: observability.events,
         });
   const runtime = new RuntimeHolder(
-    createRuntime(compiled, { generation: 1, revocations: revocations.mirror, clock, protection }),
+    createRuntime(compiled, {
+      generation: 1,
+      revocations: revocations.mirror,
+      trust: trust.index,
+      clock,
+      protection,
+    }),
   );
   const signalReceiver: SignalReceiver | undefined =
     signals === undefined
@@ -105,6 +129,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
           family: link?.family('signal store'),
         });
   await signalReceiver?.start();
+  // DPoP proof ids: one atomic Redis command per DPoP request makes a proof single-use everywhere.
+  const proofReplay = createProofReplay(config, link, clock);
   const gateway = await buildGateway(runtime, {
     logger,
     revocations,
@@ -112,12 +138,15 @@ export async function startGateway(configPath: string, options: StartOptions = {
     events: observability.events,
     stats: observability.stats,
     signals: signalReceiver,
+    proofReplay,
+    tls: loadListenerTls(config.listen.tls, dirname(resolve(path))),
   });
   const reloader = new ConfigReloader({
     path,
     env: options.env,
     runtime,
     revocations,
+    trust,
     stats: observability.stats,
     events: observability.events,
     logger,
@@ -138,6 +167,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     version: packageVersion(),
   });
   if (signalReceiver !== undefined) registerSignalMetrics(metrics, signalReceiver);
+  registerSenderConstraintMetrics(metrics, gateway.senderConstraint);
   const admin = await buildAdminApp({
     runtime,
     revocations,
@@ -146,6 +176,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     reload: (trigger) => reloader.reload(trigger),
     watch: { observability, metrics, clock },
     signals: signalReceiver,
+    trust,
   });
   const adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
   const proxyUrl = await gateway.app.listen({ host: config.listen.host, port: config.listen.port });
@@ -163,6 +194,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     },
     runtime,
     revocations,
+    trust,
     get protection() {
       return runtime.current.protection;
     },
@@ -199,6 +231,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
       await last.protection?.stop();
       await signalReceiver?.stop();
       await revocations.stop();
+      await trust.stop();
+      proofReplay.close();
       link?.close();
       logger.info({ event: 'gateway.stopped' }, 'provgate stopped');
     },

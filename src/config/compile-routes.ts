@@ -1,4 +1,4 @@
-import type { Config, RouteConfig } from './schema.js';
+import type { Config, RouteConfig, SenderConstraintSetting } from './schema.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -13,6 +13,11 @@ export interface CompiledRoute {
   readonly rewritePrefix: string | undefined;
   readonly timeoutMs: number;
   readonly bodyIdleTimeoutMs: number;
+  /** Which proof of possession the route requires (a bound token is held to its binding anyway). */
+  readonly senderConstraint: SenderConstraintSetting;
+  /** DPoP proof algorithms accepted here, and the same space-separated for the challenge's `algs`. */
+  readonly dpopAlgorithms: ReadonlySet<string>;
+  readonly dpopAlgs: string;
 }
 
 export function compileRoutes(config: Config, problems: string[]): CompiledRoute[] {
@@ -34,12 +39,29 @@ export function compileRoutes(config: Config, problems: string[]): CompiledRoute
         );
       }
     }
-    routes.push(compileRoute(route));
+    if (route.senderConstraint === 'mtls' && !seesClientCertificates(config)) {
+      problems.push(
+        `${path}.senderConstraint: mtls needs a listener that sees client certificates: listen.tls.requestCert, or listen.clientCertHeader with protection.trustedProxies`,
+      );
+    }
+    routes.push(compileRoute(route, config));
+  }
+  if (config.listen.clientCertHeader !== 'none' && (config.protection?.trustedProxies.length ?? 0) === 0) {
+    problems.push(
+      'listen.clientCertHeader: needs protection.trustedProxies, the only peers whose certificate header is believed',
+    );
   }
   return routes;
 }
 
-function compileRoute(route: RouteConfig): CompiledRoute {
+/** Whether a certificate can reach the gateway: from its own TLS handshake, or from a trusted proxy. */
+function seesClientCertificates(config: Config): boolean {
+  if (config.listen.tls?.requestCert === true) return true;
+  return config.listen.clientCertHeader !== 'none' && (config.protection?.trustedProxies.length ?? 0) > 0;
+}
+
+function compileRoute(route: RouteConfig, config: Config): CompiledRoute {
+  const dpopAlgorithms = route.dpopAlgorithms ?? config.dpop.algorithms;
   return {
     name: route.name,
     prefix: route.prefix,
@@ -53,5 +75,8 @@ function compileRoute(route: RouteConfig): CompiledRoute {
     rewritePrefix: route.rewritePrefix,
     timeoutMs: route.timeoutSeconds * 1000,
     bodyIdleTimeoutMs: route.bodyIdleTimeoutSeconds * 1000,
+    senderConstraint: route.senderConstraint,
+    dpopAlgorithms: new Set(dpopAlgorithms),
+    dpopAlgs: dpopAlgorithms.join(' '),
   };
 }

@@ -51,6 +51,9 @@ export const KEY_SOURCE_DEFAULTS = {
   timeoutSeconds: 5,
   maxBytes: 1024 * 1024,
   shared: false,
+  newKeys: 'trust',
+  trustOnFirstLoad: true,
+  maxQuarantined: 100,
 } as const;
 const REMOTE_OPTIONS = Object.keys(KEY_SOURCE_DEFAULTS) as (keyof typeof KEY_SOURCE_DEFAULTS)[];
 const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
@@ -81,9 +84,38 @@ const keySourceSchema = z
       .max(16 * 1024 * 1024)
       .optional(),
     shared: z.boolean().optional(),
+    /** `quarantine`: a key first seen after the first load is refused until trusted (key_quarantined). */
+    newKeys: z.enum(['trust', 'quarantine']).optional(),
+    /** Soak time: a quarantined key is trusted by itself this long after it was first seen. */
+    quarantineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(365 * 86_400)
+      .optional(),
+    /** The keys of the issuer's first successful load are trusted; false: every key starts quarantined. */
+    trustOnFirstLoad: z.boolean().optional(),
+    /** Quarantined keys at once; new keys past it are not used (unknown_key), with one summary event. */
+    maxQuarantined: z.number().int().min(1).max(10_000).optional(),
+    /** RFC 7638 thumbprints (SHA-256, base64url): the only keys ever trusted for this issuer. */
+    pin: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{43}$/, 'must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)'),
+      )
+      .min(1)
+      .optional(),
   })
   .superRefine((keys, ctx) => {
     const sources = (['file', 'url', 'discovery'] as const).filter((k) => keys[k] !== undefined);
+    if (keys.quarantineSeconds !== undefined && keys.newKeys !== 'quarantine') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quarantineSeconds'],
+        message: 'applies only with newKeys: quarantine',
+      });
+    }
     if (sources.length !== 1) {
       ctx.addIssue({ code: 'custom', message: 'exactly one of file, url or discovery is required' });
     }
@@ -117,7 +149,46 @@ const issuerSchema = z.strictObject({
   requireTyp: z.string().min(1).optional(),
   tenants: z.array(z.string().min(1)).min(1).optional(),
   keyValidity: z.record(z.string(), keyWindow).optional(),
+  /** `required`: every token of this issuer must be sender-constrained (DPoP or certificate), on every route. */
+  boundTokens: z.enum(['optional', 'required']).default('optional'),
 });
+
+// introspection: a route that asks the token's issuer whether the token is still active (RFC
+// 7662). Client credentials are secrets: they must come from the environment (`${VAR}`), checked
+// before expansion (src/config/env-only-secrets.ts), and are never logged.
+const introspectionSchema = z
+  .strictObject({
+    /** The issuer id whose tokens this asks about; its discovery document names the endpoint. */
+    issuer: id,
+    /** The introspection endpoint; default `introspection_endpoint` of the issuer's discovery document. */
+    endpoint: keyUrl.optional(),
+    clientId: z.string().min(1),
+    /** Sent as client_secret_basic (RFC 6749 section 2.3.1). */
+    clientSecret: z.string().min(1).optional(),
+    /** private_key_jwt (RFC 7523): a private JWK as JSON, signing a fresh client assertion per request. */
+    privateKeyJwt: z.strictObject({ jwk: z.string().min(1), alg: algorithm.optional() }).optional(),
+    /** How long an answer is kept per token; never beyond the token's `exp`. */
+    cacheSeconds: z.number().int().min(0).max(300).default(30),
+    timeoutSeconds: z.number().positive().max(30).default(2),
+    /** Endpoint down, slow or answering nonsense: 503 introspection_unavailable, or the local verdict. */
+    onUnavailable: z.enum(['fail-closed', 'serve-verified']).default('fail-closed'),
+    /** Requests in flight to the endpoint at once (shared by every route using it); more wait, briefly. */
+    maxConcurrent: z.number().int().min(1).max(1024).default(16),
+    /** Larger answers are refused unread past this many bytes. */
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(256)
+      .max(1024 * 1024)
+      .default(16 * 1024),
+    /** Answers kept at most (per endpoint). */
+    cacheEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+  })
+  .superRefine((i, ctx) => {
+    if ((i.clientSecret === undefined) === (i.privateKeyJwt === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'exactly one of clientSecret or privateKeyJwt is required' });
+    }
+  });
 
 const routeSchema = z.strictObject({
   name: id,
@@ -137,6 +208,16 @@ const routeSchema = z.strictObject({
   timeoutSeconds: z.number().positive().max(3600).default(30),
   /** Longest pause in the client's request body: a trickled upload must not hold a connection. */
   bodyIdleTimeoutSeconds: z.number().positive().max(3600).default(10),
+  /**
+   * Which proof of possession this route requires: a DPoP proof (RFC 9449), the client
+   * certificate a token is bound to (RFC 8705), either, or none. A token that carries a binding
+   * (`cnf.jkt`, `cnf["x5t#S256"]`) is held to it on every route, whatever this says.
+   */
+  senderConstraint: z.enum(['none', 'dpop', 'mtls', 'any']).default('none'),
+  /** DPoP proof algorithms this route accepts; default `dpop.algorithms`. */
+  dpopAlgorithms: z.array(algorithm).min(1).optional(),
+  /** Ask the issuer whether the token is still live (RFC 7662), after every local check passed. */
+  introspection: introspectionSchema.optional(),
 });
 
 /** The keep-alive pool kept for each upstream origin (one per origin, per configuration). */
@@ -289,6 +370,80 @@ const protectionSchema = z.strictObject({
   shareIntervalMilliseconds: z.number().int().min(10).max(5000).default(100),
 });
 
+// admin: the operator listener. Who may use it: operator tokens of one issuer (admin.operators),
+// the dashboard's OpenID Connect sign-in (admin.oidc), and the static break-glass admin.token.
+const operatorsSchema = z.strictObject({
+  /** The issuer id whose tokens name operators: any configured issuer but a `resource` one. */
+  issuer: id,
+  /** The operator token's `aud` must contain one of these. */
+  audience: stringOrList,
+  /** A token holding any one of a role's values has that role; `operator` implies `viewer`. */
+  roles: z.strictObject({
+    viewer: z.array(z.string().min(1)).min(1),
+    operator: z.array(z.string().min(1)).min(1),
+  }),
+  /** Claims whose values (a space-separated string or a list) are matched against the roles. */
+  roleClaims: z.array(z.string().min(1)).min(1).default(['scp', 'scope', 'roles']),
+});
+
+const oidcSchema = z.strictObject({
+  /** The operators issuer's OpenID discovery document; its `issuer` must be that issuer's `iss`. */
+  discovery: keyUrl,
+  clientId: z.string().min(1),
+  /** Also keys the dashboard's session cookies: every instance with the same secret accepts them. */
+  clientSecret: z.string().min(16, 'must be at least 16 characters'),
+  /** Where the identity provider sends the browser back: this listener's /dashboard/callback. */
+  redirectUrl: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .refine((u) => new URL(u).pathname === '/dashboard/callback', 'its path must be /dashboard/callback'),
+  scopes: z
+    .array(z.string().min(1))
+    .default(['openid', 'profile'])
+    .refine((s) => s.includes('openid'), 'must include openid'),
+  /** How long a dashboard session lasts after sign-in. */
+  sessionSeconds: z.number().int().min(60).max(86_400).default(28_800),
+});
+
+const adminSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(9901),
+    /** Break-glass bearer secret; with `operators` set it works only with `allowStaticToken`. */
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    allowStaticToken: z.boolean().default(false),
+    /** Prometheus scrapes an internal port without credentials, as is common; true asks for a credential. */
+    metricsRequireToken: z.boolean().default(false),
+    /** Host header names this listener answers to (DNS rebinding); default its address and localhost. */
+    allowedHosts: z
+      .array(
+        z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name or address, without port'),
+      )
+      .min(1)
+      .optional(),
+    operators: operatorsSchema.optional(),
+    oidc: oidcSchema.optional(),
+    /** Failed admin authentications from one address beyond this within the window block it. */
+    failedAuth: z
+      .strictObject({
+        maxFailures: z.number().int().min(1).default(20),
+        windowSeconds: durationSeconds.default(60),
+        blockSeconds: durationSeconds.default(300),
+      })
+      .prefault({}),
+  })
+  .superRefine((admin, ctx) => {
+    if (admin.oidc !== undefined && admin.operators === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oidc'],
+        message: 'needs admin.operators: the sign-in gives the dashboard an operator of that issuer',
+      });
+    }
+    if (admin.allowStaticToken && admin.token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['allowStaticToken'], message: 'needs admin.token' });
+    }
+  });
+
 // signals: the Shared Signals receiver (SSF 1.0, CAEP, RISC). Transmitters push or are polled for
 // Security Event Tokens, each verified under that transmitter's own key set only, and turned into
 // revocations (src/signals/). Off when omitted.
@@ -390,79 +545,49 @@ const signalsSchema = z.strictObject({
     .default({}),
 });
 
-// admin: the operator listener. Who may use it: operator tokens of one issuer (admin.operators),
-// the dashboard's OpenID Connect sign-in (admin.oidc), and the static break-glass admin.token.
-const operatorsSchema = z.strictObject({
-  /** The issuer id whose tokens name operators: any configured issuer but a `resource` one. */
-  issuer: id,
-  /** The operator token's `aud` must contain one of these. */
-  audience: stringOrList,
-  /** A token holding any one of a role's values has that role; `operator` implies `viewer`. */
-  roles: z.strictObject({
-    viewer: z.array(z.string().min(1)).min(1),
-    operator: z.array(z.string().min(1)).min(1),
-  }),
-  /** Claims whose values (a space-separated string or a list) are matched against the roles. */
-  roleClaims: z.array(z.string().min(1)).min(1).default(['scp', 'scope', 'roles']),
-});
-
-const oidcSchema = z.strictObject({
-  /** The operators issuer's OpenID discovery document; its `issuer` must be that issuer's `iss`. */
-  discovery: keyUrl,
-  clientId: z.string().min(1),
-  /** Also keys the dashboard's session cookies: every instance with the same secret accepts them. */
-  clientSecret: z.string().min(16, 'must be at least 16 characters'),
-  /** Where the identity provider sends the browser back: this listener's /dashboard/callback. */
-  redirectUrl: z
-    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-    .refine((u) => new URL(u).pathname === '/dashboard/callback', 'its path must be /dashboard/callback'),
-  scopes: z
-    .array(z.string().min(1))
-    .default(['openid', 'profile'])
-    .refine((s) => s.includes('openid'), 'must include openid'),
-  /** How long a dashboard session lasts after sign-in. */
-  sessionSeconds: z.number().int().min(60).max(86_400).default(28_800),
-});
-
-const adminSchema = z
+// dpop: how DPoP proofs (RFC 9449) are checked on every route that receives one.
+const dpopSchema = z
   .strictObject({
-    host: z.string().default('127.0.0.1'),
-    port: port.default(9901),
-    /** Break-glass bearer secret; with `operators` set it works only with `allowStaticToken`. */
-    token: z.string().min(16, 'must be at least 16 characters').optional(),
-    allowStaticToken: z.boolean().default(false),
-    /** Prometheus scrapes an internal port without credentials, as is common; true asks for a credential. */
-    metricsRequireToken: z.boolean().default(false),
-    /** Host header names this listener answers to (DNS rebinding); default its address and localhost. */
-    allowedHosts: z
-      .array(
-        z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name or address, without port'),
-      )
-      .min(1)
-      .optional(),
-    operators: operatorsSchema.optional(),
-    oidc: oidcSchema.optional(),
-    /** Failed admin authentications from one address beyond this within the window block it. */
-    failedAuth: z
-      .strictObject({
-        maxFailures: z.number().int().min(1).default(20),
-        windowSeconds: durationSeconds.default(60),
-        blockSeconds: durationSeconds.default(300),
-      })
-      .prefault({}),
+    /** Proof algorithms accepted where a route does not narrow them (`routes[].dpopAlgorithms`). */
+    algorithms: z.array(algorithm).min(1).default(['ES256', 'PS256', 'RS256', 'EdDSA']),
+    /** A proof's `iat` may be this far in the past: also how long its `jti` is remembered. */
+    maxAgeSeconds: z.number().int().min(1).max(3600).default(60),
+    /** ... and this far ahead of this clock. */
+    maxFutureSeconds: z.number().int().min(0).max(300).default(10),
+    /** `required`: every proof carries a server nonce (`DPoP-Nonce`), an HMAC over a time slot. */
+    nonce: z.enum(['off', 'required']).default('off'),
+    /** Nonce HMAC keys: the first makes nonces, every one is accepted (rotate by putting a new key first). */
+    nonceKeys: z.array(z.string().min(32, 'must be at least 32 characters (a secret)')).default([]),
+    /** A nonce is for one slot of this length; the previous and next slots' nonces are accepted too. */
+    nonceSlotSeconds: z.number().int().min(5).max(3600).default(60),
+    /** Proof ids this instance remembers at most; past it, new proofs are refused rather than forgotten early. */
+    replayCacheEntries: z.number().int().min(1000).max(10_000_000).default(200_000),
   })
-  .superRefine((admin, ctx) => {
-    if (admin.oidc !== undefined && admin.operators === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['oidc'],
-        message: 'needs admin.operators: the sign-in gives the dashboard an operator of that issuer',
-      });
-    }
-    if (admin.allowStaticToken && admin.token === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['allowStaticToken'], message: 'needs admin.token' });
-    }
+  .superRefine((dpop, ctx) => {
+    if (dpop.nonce === 'required' && dpop.nonceKeys.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['nonceKeys'], message: 'required when nonce is required' });
   });
+
+/** The public origin clients put in a DPoP proof's `htu`: scheme, host and port only. */
+const publicOrigin = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).refine((u) => {
+  const url = new URL(u);
+  return (
+    url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+  );
+}, 'must be an origin only: scheme, host and port, without path, query, fragment or user');
+
+/** The proxy listener over TLS; with requestCert, client certificates for certificate-bound tokens. */
+const listenTlsSchema = z.strictObject({
+  /** PEM files, relative to the configuration file. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** Client certificates must chain to these CAs to count; without it any certificate counts (RFC 8705 §6.2: possession only). */
+  clientCa: z.string().min(1).optional(),
+  /** Ask every client for a certificate in the handshake (optional for the client). */
+  requestCert: z.boolean().default(false),
+  /** Resumed sessions carry the certificate of their full handshake; false forces a full handshake on every connection. */
+  sessionResumption: z.boolean().default(true),
+});
 
 export const configSchema = z.strictObject({
   listen: z
@@ -474,6 +599,15 @@ export const configSchema = z.strictObject({
        * Node's own silent truncation (about 1,000), so a crowded request is always counted whole.
        */
       maxRequestHeaders: z.number().int().min(16).max(1000).default(100),
+      /** What clients address, for DPoP `htu`; default this listener's own address. Never taken from `Host`. */
+      publicOrigin: publicOrigin.optional(),
+      tls: listenTlsSchema.optional(),
+      /**
+       * Behind a TLS-terminating proxy: the header carrying the client certificate (RFC 9440
+       * `Client-Cert`, or Envoy's `x-forwarded-client-cert`), believed only from
+       * `protection.trustedProxies`. Off by default (RFC 9440 §4: opt-in at both ends).
+       */
+      clientCertHeader: z.enum(['none', 'client-cert', 'x-forwarded-client-cert']).default('none'),
     })
     .prefault({}),
   /** Processes serving the listeners (node:cluster); `auto` is one per core. More than one needs the Redis store. */
@@ -490,6 +624,8 @@ export const configSchema = z.strictObject({
   protection: protectionSchema.optional(),
   /** Shared Signals receiver; off when omitted. */
   signals: signalsSchema.optional(),
+  /** DPoP proof checks (RFC 9449). */
+  dpop: dpopSchema.prefault({}),
   verification: z
     .strictObject({
       maxTokenBytes: z.number().int().min(256).max(65536).default(16384),
@@ -502,6 +638,11 @@ export const configSchema = z.strictObject({
             .int()
             .min(1024)
             .default(64 * 1024 * 1024),
+          /**
+           * When a verified token enters the cache: on its second sighting (a doorkeeper remembers
+           * first ones), so that a flood of tokens seen once never churns it; or at once.
+           */
+          admission: z.enum(['second-sighting', 'first-sighting']).default('second-sighting'),
         })
         .prefault({}),
       /** Signature checks per second spent on refused key-step tokens to tell forgery from probe. */
@@ -548,6 +689,7 @@ export type RouteConfig = Config['routes'][number];
 export type UpstreamsConfig = Config['upstreams'];
 export type RevocationsConfig = Config['revocations'];
 export type StoreConfig = Config['store'];
+export type CacheAdmissionPolicy = Config['verification']['cache']['admission'];
 /** What a revocation names, whoever asks for it. */
 export type RevocationSpec = z.infer<typeof revocationSpecSchema>;
 export type ProtectionConfig = NonNullable<Config['protection']>;
@@ -556,5 +698,9 @@ export type TransmitterConfig = SignalsConfig['transmitters'][string];
 /** `monitor` reports what a protection rule would refuse; `enforce` refuses it. */
 export type ProtectionMode = z.infer<typeof protectionMode>;
 export type AdminConfig = Config['admin'];
+export type DpopConfig = Config['dpop'];
+export type ListenConfig = Config['listen'];
+export type SenderConstraintSetting = RouteConfig['senderConstraint'];
+export type IntrospectionConfig = NonNullable<RouteConfig['introspection']>;
 export type OperatorsConfig = NonNullable<AdminConfig['operators']>;
 export type OidcConfig = NonNullable<AdminConfig['oidc']>;

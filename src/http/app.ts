@@ -7,9 +7,14 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { RequestStats } from '../observability/request-stats.js';
 import { SecurityEvents } from '../observability/security-events.js';
+import type { SenderConstraint } from '../verify/check-sender-constraint.js';
+import { prepareTlsSocket } from '../verify/client-certificate.js';
+import type { ProofReplayStore } from '../verify/dpop/proof-replay.js';
 import { createAuthHook } from './auth-hook.js';
 import { installHeaderLimit } from './header-limit.js';
+import { httpsOptions, type ListenerTls } from './listener-tls.js';
 import { installOverloadGuard } from './overload-guard.js';
+import { createSenderConstraint } from './sender-constraint-setup.js';
 import { installUnreadBodyGuard } from './unread-body-guard.js';
 import './fastify-augment.js';
 import { registerProxyRoute } from '../proxy/proxy-route.js';
@@ -28,11 +33,17 @@ export interface GatewayDeps {
   readonly stats?: RequestStats | undefined;
   /** The Shared Signals receiver: its push route, and its step in the pipeline. */
   readonly signals?: SignalReceiver | undefined;
+  /** DPoP proof ids shared by every instance (Redis store); this process's memory when absent. */
+  readonly proofReplay?: ProofReplayStore | undefined;
+  /** `listen.tls`, read by the caller (loadListenerTls): the proxy listener speaks TLS. */
+  readonly tls?: ListenerTls | undefined;
 }
 
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly events: SecurityEvents;
+  /** DPoP proofs and certificate bindings: its outcome counters feed /metrics. */
+  readonly senderConstraint: SenderConstraint;
 }
 
 /**
@@ -48,15 +59,37 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   // protection rules in force (none without a `protection:` section).
   events.onRefusal((event) => runtime.current.protection?.onRefusal(event));
 
+  // Node refuses more than 16 KiB of headers with a bare 431 before any hook runs; leave room
+  // for a token past maxTokenBytes so that it is refused as malformed_token, with its event.
+  const maxHeaderSize = config.verification.maxTokenBytes + 16 * 1024;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !config.log.access }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Node refuses more than 16 KiB of headers with a bare 431 before any hook runs; leave room
-    // for a token past maxTokenBytes so that it is refused as malformed_token, with its event.
-    http: { maxHeaderSize: config.verification.maxTokenBytes + 16 * 1024 },
+    http: { maxHeaderSize },
+    ...(deps.tls === undefined ? {} : { https: httpsOptions(deps.tls, maxHeaderSize) }),
+  }) as unknown as FastifyInstance;
+  // A connection's client certificate cannot change under it (see client-certificate.ts).
+  if (deps.tls !== undefined) app.server.on('secureConnection', prepareTlsSocket);
+  let boundOrigin: string | undefined;
+  app.addHook('onListen', async () => {
+    const address = app.server.address();
+    if (address !== null && typeof address === 'object') {
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      boundOrigin = `${deps.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+    }
   });
+  const senderConstraint = createSenderConstraint({
+    config,
+    runtime,
+    replay: deps.proofReplay,
+    events,
+    logger: deps.logger,
+    clock,
+    boundOrigin: () => boundOrigin,
+  });
+  events.onRefusal((event) => senderConstraint.outcomes.refused(event.reason));
   app.decorateRequest('auth', null);
   app.decorateRequest('gatewayRoute', null);
   app.decorateRequest('runtime', null);
@@ -76,6 +109,7 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     maxTokenBytes: config.verification.maxTokenBytes,
     stats: deps.stats,
     signals: deps.signals,
+    senderConstraint,
   });
   // A transmitter's push carries a signed SET, not a bearer token: that one path skips the hook.
   const signals = deps.signals;
@@ -94,10 +128,10 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send({ error: 'server_error' });
   });
+  installUnreadBodyGuard(app);
   // Before the catch-all proxy route: the push path is the receiver's, never an upstream's.
   if (signals !== undefined)
     await registerSignalsRoute(app, signals, (raw) => runtime.current.protection?.admitSource(raw));
-  installUnreadBodyGuard(app);
   registerProxyRoute(app);
-  return { app, events };
+  return { app, events, senderConstraint };
 }

@@ -3,7 +3,7 @@ import { KeyRefetchPending } from '../keys/key-refetch.js';
 import { sendRefusal } from '../proxy/refusal-reply.js';
 import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
 import { AuthFailure } from '../verify/auth-failure.js';
-import { Authorization, authorize, type PipelineDeps, refuse } from './request-pipeline.js';
+import { Authorization, authorize, confirmProof, type PipelineDeps, refuse } from './request-pipeline.js';
 
 export interface AuthHookDeps extends PipelineDeps {
   /** The configuration generation in force (routes, verifier, protection); a reload replaces it. */
@@ -53,9 +53,41 @@ export function createAuthHook(deps: AuthHookDeps): onRequestHookHandler {
       sendRefusal(reply, refuse(err, authorization, request.raw, request.url, deps.events));
       return;
     }
+    if (authorization.pendingProof !== undefined) {
+      // A DPoP proof with the Redis store: its one shared replay check is the only await a
+      // request with a good token can meet. The listener's Authorization serves the next
+      // request meanwhile, so this one holds a copy.
+      const held = authorization.held();
+      confirmProof(deps, held).then(
+        () => admit(runtime, request, reply, done, held),
+        (err: unknown) => {
+          runtime.authenticating -= 1;
+          request.gatewayRoute = held.route ?? null;
+          if (!(err instanceof AuthFailure)) {
+            done(err as Error);
+            return;
+          }
+          sendRefusal(reply, refuse(err, held, request.raw, request.url, deps.events));
+        },
+      );
+      return;
+    }
+    admit(runtime, request, reply, done, authorization);
+  }
+
+  function admit(
+    runtime: GatewayRuntime,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+    authorization: Authorization,
+  ): void {
     runtime.authenticating -= 1;
     request.gatewayRoute = authorization.route ?? null;
-    if (authorization.headers !== undefined) reply.headers(authorization.headers);
+    const headers = authorization.headers;
+    // On the raw response: the proxy leg writes the upstream's answer there itself, and Node
+    // merges these into it (the upstream's own header of the same name wins).
+    if (headers !== undefined) for (const name in headers) reply.raw.setHeader(name, headers[name]!);
     done();
   }
 }

@@ -41,6 +41,9 @@ export function installHeaderLimit(app: FastifyInstance, maxHeaders: number, eve
       jti: undefined,
       tokenFingerprint: undefined,
       signatureValid: undefined,
+      binding: undefined,
+      presented: undefined,
+      htu: undefined,
       note: `${count / 2} headers, at most ${maxHeaders}`,
     });
     sendRefusal(reply, reason);

@@ -15,9 +15,15 @@ import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
 import { checkProvenance } from '../verify/check-provenance.js';
 import { checkRevocations } from '../verify/check-revocations.js';
 import { checkScopes } from '../verify/check-scopes.js';
-import { extractBearer } from '../verify/extract-bearer.js';
+import type {
+  PendingProof,
+  SenderConstraint,
+  SenderConstraintState,
+} from '../verify/check-sender-constraint.js';
+import { type CredentialScheme, readCredentials } from '../verify/extract-bearer.js';
 import { tokenFingerprint } from '../verify/fingerprint.js';
 import { REASONS, severityOf } from '../verify/reasons.js';
+import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 
 /** What the steps read of a configuration generation. */
@@ -34,6 +40,11 @@ export interface PipelineDeps {
   readonly stats?: RequestStats | undefined;
   /** Shared-signal blocks and stream-down refusals; undefined without a `signals:` section. */
   readonly signals?: Pick<SignalReceiver, 'check'> | undefined;
+  /**
+   * DPoP proofs and certificate bindings. Without it (tests of other steps) every bound token,
+   * DPoP request and binding route is refused token_not_bound: never let through unchecked.
+   */
+  readonly senderConstraint?: SenderConstraint | undefined;
 }
 
 /**
@@ -42,15 +53,37 @@ export interface PipelineDeps {
  * and the headers to answer with. The caller owns it and may reuse it for its next request:
  * authorize() clears it first, and nothing in it outlives the caller's reading of it.
  */
-export class Authorization {
+export class Authorization implements SenderConstraintState {
   /** From source admission; undefined without a `protection:` section (nothing resolved it). */
   ip: string | undefined = undefined;
   /** From the route step. */
   route: CompiledRoute | undefined = undefined;
-  /** From the bearer step. */
+  /** From the credentials step: the access token, its scheme, the DPoP proof, certificate headers seen. */
   token: string | undefined = undefined;
-  /** From the protection step: headers for the response to an admitted request (none today). */
+  scheme: CredentialScheme | undefined = undefined;
+  proof: string | undefined = undefined;
+  certificateHeaders = 0;
+  /**
+   * From the sender-constraint step, with the Redis store: the shared replay check this DPoP
+   * request still owes (await confirmProof before letting it through). Undefined otherwise.
+   */
+  pendingProof: PendingProof | undefined = undefined;
+  /** Headers for the response to an admitted request (protection's, a new DPoP nonce). */
   headers: ResponseHeaders | undefined = undefined;
+
+  /** A copy to hold across an await: the caller's Authorization serves its next request meanwhile. */
+  held(): Authorization {
+    const copy = new Authorization();
+    copy.ip = this.ip;
+    copy.route = this.route;
+    copy.token = this.token;
+    copy.scheme = this.scheme;
+    copy.proof = undefined;
+    copy.certificateHeaders = this.certificateHeaders;
+    copy.pendingProof = this.pendingProof;
+    copy.headers = this.headers;
+    return copy;
+  }
 }
 
 /**
@@ -62,12 +95,16 @@ export class Authorization {
  *   1. source admission  client address; deny lists, address blocks   403 blocked_network | blocked_source
  *   2. route             longest prefix, unambiguous paths only        404 no_route
  *   3. staleness         revocation mirror fresh enough (fail-closed)  503 revocation_state_stale
- *   4. bearer            exactly one `Authorization: Bearer` token     401 missing_token | malformed_token
+ *   4. credentials       one `Authorization: Bearer` or `DPoP` token; for DPoP one proof header
+ *                                                 401 missing_token | malformed_token | dpop_proof_missing,
+ *                                                 400 ambiguous_credentials
  *   5. verification      header, issuer, algorithm, key, signature, claims (verify-token.ts)   401
- *   6. provenance        audience, issuer accepted here, delegation    401
- *   7. revocations       token, session, subject, issuer; then what shared signals block   401
- *   8. protection        blocks, replay, rate limits, volume           401 token_blocked | subject_blocked, 429
- *   9. scopes            every scope the route requires                403 insufficient_scope
+ *   6. sender constraint the token's binding held (DPoP proof, client certificate); routes and
+ *                        issuers that ask for binding refuse unbound tokens   401 token_not_bound | dpop_* | certificate_*
+ *   7. provenance        audience, issuer accepted here, delegation    401
+ *   8. revocations       token, session, subject, issuer; then what shared signals block   401
+ *   9. protection        blocks, replay, rate limits, volume           401 token_blocked | subject_blocked, 429
+ *  10. scopes            every scope the route requires                403 insufficient_scope
  *
  * Why in this order: a denied source costs nothing more than its address. Staleness comes before
  * any token work, since under fail-closed no request can be served (one without a token gets the
@@ -76,11 +113,16 @@ export class Authorization {
  * token's validity, so a live token seen where it may not read still counts for protection (a
  * stolen token tried across routes is still one token from many addresses).
  *
+ * The sender-constraint step sits right after verification: a token is held to its binding
+ * before anything else is decided about it, on every request (a cached token too).
+ *
  * Returns the verified token; `into` then holds the route, the client address and the headers.
  * Throws AuthFailure (turn it into a reply with refuse()), or KeyRefetchPending when `mayRefetch`
  * and the token names an unknown kid of a remote key set: await its `settled`, then call again
  * with `mayRefetch` false (authorizeEventually does both). Synchronous otherwise, and without an
- * allocation of its own on the accepted path.
+ * allocation of its own on the accepted path of a bearer token. A DPoP request with the Redis
+ * store returns with `into.pendingProof` set: the proof's one shared replay check, which
+ * confirmProof() makes; only DPoP requests pay for it, and only once everything else passed.
  */
 export function authorize(
   runtime: PipelineRuntime,
@@ -93,6 +135,9 @@ export function authorize(
   into.ip = undefined;
   into.route = undefined;
   into.token = undefined;
+  into.scheme = undefined;
+  into.proof = undefined;
+  into.pendingProof = undefined;
   into.headers = undefined;
   const protection = runtime.protection;
   const ip = admitSource(protection, raw);
@@ -100,15 +145,27 @@ export function authorize(
   const route = routeFor(runtime, url);
   into.route = route;
   checkStaleness(deps.revocations);
-  const token = extractBearer(raw.rawHeaders, deps.maxTokenBytes);
-  into.token = token;
+  const token = readCredentials(raw.rawHeaders, deps.maxTokenBytes, into);
   const verified = verifyToken(runtime, deps, token, mayRefetch);
+  const bound = checkSenderConstraint(deps.senderConstraint, verified, route, raw, url, into);
   checkProvenance(verified, route);
   checkRevocations(verified, deps.revocations.mirror, deps.clock());
   deps.signals?.check(verified, route.name, deps.clock());
-  into.headers = admitToken(protection, verified, route, ip);
+  const admitted = admitToken(protection, verified, route, ip);
   checkScopes(verified, route);
+  into.headers = bound === undefined ? admitted : admitted === undefined ? bound : { ...admitted, ...bound };
   return verified;
+}
+
+/**
+ * The shared replay check a DPoP request owes with the Redis store (`into.pendingProof`, set
+ * by authorize()): one atomic Redis command. Rejects with AuthFailure. Hold `into` (held()) if
+ * the caller's Authorization serves other requests meanwhile.
+ */
+export function confirmProof(deps: PipelineDeps, into: Authorization): Promise<void> {
+  const pending = into.pendingProof;
+  if (pending === undefined || deps.senderConstraint === undefined) return Promise.resolve();
+  return deps.senderConstraint.confirm(pending);
 }
 
 /**
@@ -126,13 +183,16 @@ export async function authorizeEventually(
 ): Promise<VerifiedToken> {
   runtime.authenticating += 1;
   try {
+    let verified: VerifiedToken | undefined;
     try {
-      return authorize(runtime, deps, raw, url, true, into);
+      verified = authorize(runtime, deps, raw, url, true, into);
     } catch (err) {
       if (!(err instanceof KeyRefetchPending)) throw err;
       await err.settled;
     }
-    return authorize(runtime, deps, raw, url, false, into);
+    verified ??= authorize(runtime, deps, raw, url, false, into);
+    await confirmProof(deps, into);
+    return verified;
   } finally {
     runtime.authenticating -= 1;
   }
@@ -179,9 +239,12 @@ export function refuse(
     jti: detail.jti,
     tokenFingerprint: into.token === undefined ? undefined : tokenFingerprint(into.token),
     signatureValid: detail.signatureValid,
+    binding: detail.binding,
+    presented: detail.presented,
+    htu: detail.htu,
     note: detail.note,
   });
-  return refusalOf(reason, detail.retryAfterSeconds, detail.headers);
+  return refusalOf(reason, detail.retryAfterSeconds, detail.headers, into);
 }
 
 /** Source admission: first, before routing and any token work. */
@@ -200,6 +263,32 @@ function routeFor(runtime: PipelineRuntime, url: string): CompiledRoute {
 /** Staleness: the revocation mirror may be too old to trust (`store.onUnavailable: fail-closed`). */
 function checkStaleness(revocations: PipelineDeps['revocations']): void {
   if (revocations.isStale()) throw new AuthFailure('revocation_state_stale');
+}
+
+/**
+ * Sender constraint. Without the checker nothing bound may pass: a token with a binding, a
+ * DPoP request and a route or issuer asking for binding are all refused.
+ */
+function checkSenderConstraint(
+  checker: SenderConstraint | undefined,
+  verified: VerifiedToken,
+  route: CompiledRoute,
+  raw: IncomingMessage,
+  url: string,
+  into: Authorization,
+): ResponseHeaders | undefined {
+  if (checker !== undefined) return checker.check(verified, route, raw, url, into);
+  if (
+    verified.claims.cnf !== undefined ||
+    into.scheme === 'dpop' ||
+    route.senderConstraint !== 'none' ||
+    verified.issuer.boundTokens === 'required'
+  )
+    throw new AuthFailure(
+      'token_not_bound',
+      tokenDetail(verified, 'sender constraints are not checked here'),
+    );
+  return undefined;
 }
 
 /** Verification, timed for /metrics. */

@@ -19,6 +19,8 @@ export interface CompiledIssuer {
   readonly maxTokenLifetimeSeconds: number | undefined;
   readonly requireTyp: string | undefined;
   readonly tenants: ReadonlySet<string> | undefined;
+  /** `required`: every token must be sender-constrained; absent is `optional`. */
+  readonly boundTokens?: IssuerConfig['boundTokens'] | undefined;
   /** Set for a multi-tenant issuer (`iss` is its template); the tenant in `iss` must equal `tid`. */
   readonly template?: IssuerTemplate | undefined;
   keys: KeySet;

@@ -13,6 +13,9 @@ type TokenFieldName =
   | 'sub'
   | 'jti'
   | 'signatureValid'
+  | 'binding'
+  | 'presented'
+  | 'htu'
   | 'note';
 type TokenFields = Pick<FailureDetail, TokenFieldName>;
 type EventTokenFields = { readonly [K in TokenFieldName]: TokenFields[K] };
@@ -110,6 +113,9 @@ export class SecurityEvents {
 }
 
 function describe(e: RefusalEvent): string {
+  if (e.reason === 'dpop_key_mismatch' && e.severity === 'critical') {
+    return `STOLEN TOKEN: a valid DPoP proof by ${e.presented} for a token bound to ${e.binding}; someone holds the token but not its key`;
+  }
   if (e.severity === 'critical' && e.signatureValid === true) {
     const holder = e.reason === 'key_issuer_mismatch' ? `issuer ${e.keyIssuer}` : `issuer ${e.issuerId}`;
     return `FORGERY CONFIRMED: token signed with the private key ${e.kid} of ${holder} (${e.reason}); someone holds that key`;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CompiledRoute } from '../config/compile-routes.js';
+import { bindingOf, describeBinding } from '../verify/token-binding.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 
 /**
@@ -41,6 +42,12 @@ export function pushIdentityHeaders(out: string[], auth: VerifiedToken): void {
     for (const scope of auth.scopes) scopes += (scopes === '' ? '' : ' ') + headerValue(scope);
     out.push('x-auth-scopes', scopes);
   }
+  // What the token is bound to, now that the sender-constraint step held it there: the proof
+  // and the certificate headers themselves never reach the upstream.
+  if (claims.cnf !== undefined) {
+    const binding = bindingOf(claims.cnf);
+    if (typeof binding !== 'string') out.push('x-auth-cnf', describeBinding(binding));
+  }
 }
 
 const DASH = 0x2d;
@@ -48,12 +55,16 @@ const UNDERSCORE = 0x5f;
 const LOWER = 0x20;
 
 /**
- * Whether an upstream could read `name` as an x-auth-* header. Rack, WSGI and PHP turn headers
- * into CGI variables (HTTP_X_AUTH_TENANT), where `X_Auth_Tenant` and `x-auth-tenant` are one
- * name: every spelling goes, in any case, not only the dashed one. No allocation: it runs for
- * every header of every request.
+ * Whether the upstream must never see a client's `name`: an x-auth-* header, or a credential the
+ * gateway consumed and answers for with `x-auth-cnf` (the DPoP proof; RFC 9440 `Client-Cert`,
+ * `Client-Cert-Chain` and Envoy's `x-forwarded-client-cert`, stripped from every request, as
+ * RFC 9440 §2.4 asks of whoever terminates TLS). Rack, WSGI and PHP turn headers into CGI
+ * variables (HTTP_X_AUTH_TENANT), where `X_Auth_Tenant` and `x-auth-tenant` are one name: every
+ * spelling goes, in any case, not only the dashed one. No allocation: it runs for every header
+ * of every request.
  */
 export function isIdentityHeaderName(name: string): boolean {
+  if (isCredentialHeaderName(name)) return true;
   if (name.length < 7) return false;
   const sep1 = name.charCodeAt(1);
   const sep2 = name.charCodeAt(6);
@@ -66,6 +77,34 @@ export function isIdentityHeaderName(name: string): boolean {
     (name.charCodeAt(5) | LOWER) === 0x68 && // h
     (sep2 === DASH || sep2 === UNDERSCORE)
   );
+}
+
+/** `DPoP`, `Client-Cert`, `Client_Cert_Chain`, `X-Forwarded-Client-Cert`, ... in any case and with `_`. */
+function isCredentialHeaderName(name: string): boolean {
+  switch (name.length) {
+    case 4:
+      return sameName(name, 'dpop');
+    case 11:
+      return sameName(name, 'client-cert');
+    case 17:
+      return sameName(name, 'client-cert-chain');
+    case 23:
+      return sameName(name, 'x-forwarded-client-cert');
+    default:
+      return false;
+  }
+}
+
+/** `name` is `lowerDashed` in any case, with `_` for any `-`; compared in place (`host` is 4 long too). */
+function sameName(name: string, lowerDashed: string): boolean {
+  for (let i = 0; i < lowerDashed.length; i++) {
+    const want = lowerDashed.charCodeAt(i);
+    const got = name.charCodeAt(i);
+    if (want === DASH) {
+      if (got !== DASH && got !== UNDERSCORE) return false;
+    } else if ((got | LOWER) !== want) return false;
+  }
+  return true;
 }
 
 // Visible ASCII except '%': such a value goes out as it is, so the common case costs one test.

@@ -137,6 +137,7 @@ async function compileIssuers(
       maxTokenLifetimeSeconds: def.maxTokenLifetimeSeconds,
       requireTyp: def.requireTyp,
       tenants: def.tenants === undefined ? undefined : new Set(def.tenants),
+      boundTokens: def.boundTokens,
       template,
       keys,
     });

@@ -24,6 +24,8 @@ const RESTART_ONLY: readonly RestartSetting[] = [
   { path: ['lifecycle', 'overloadRetryAfterSeconds'] },
   // The receiver's transmitters, key sets, pollers and push route are built once, at start.
   { path: ['signals'], secret: true },
+  // The proof checks, their replay store and the nonce keys are built once with the listener.
+  { path: ['dpop'], secret: true },
 ];
 
 export interface KeptSettings {

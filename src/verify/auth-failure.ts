@@ -17,6 +17,12 @@ export interface FailureDetail {
   readonly sub?: string | undefined;
   readonly jti?: string | undefined;
   readonly signatureValid?: SignatureEvidence | undefined;
+  /** What the token is bound to (`jkt:<thumbprint>`, `x5t:<thumbprint>`), for sender-constraint refusals. */
+  readonly binding?: string | undefined;
+  /** What the request presented: the DPoP proof's key or the client certificate, the same way. */
+  readonly presented?: string | undefined;
+  /** The proof's `htu`, normalised (RFC 3986 §6): never the proof itself. */
+  readonly htu?: string | undefined;
   /** Free text for the operator's log; never shown to the client. */
   readonly note?: string | undefined;
   readonly retryAfterSeconds?: number | undefined;

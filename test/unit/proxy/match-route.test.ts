@@ -17,6 +17,9 @@ function route(name: string, prefix: string): CompiledRoute {
     rewritePrefix: undefined,
     timeoutMs: 30_000,
     bodyIdleTimeoutMs: 10_000,
+    senderConstraint: 'none',
+    dpopAlgorithms: new Set(['ES256']),
+    dpopAlgs: 'ES256',
   };
 }
 
