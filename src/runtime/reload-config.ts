@@ -9,7 +9,7 @@ import type { Protection } from '../protection/protection.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { RedisLink } from '../store/redis-link.js';
 import { carryOverKeySets } from './carry-key-sets.js';
-import { type CompiledConfig, compileConfig } from './compile-config.js';
+import { type CompiledConfig, compileConfig, withLoadProblems } from './compile-config.js';
 import { createRuntime, type GatewayRuntime } from './gateway-runtime.js';
 import { keepRestartSettings } from './restart-settings.js';
 import type { RuntimeHolder } from './runtime-holder.js';
@@ -119,7 +119,11 @@ export class ConfigReloader {
       // Remote key sets are fetched here, each bounded by its source's timeout.
       compiled = await compileConfig(pinned.config, loaded.path, { clock: this.deps.clock });
     } catch (err) {
-      if (err instanceof ConfigError) return this.refuse(previous, trigger, err.problems);
+      if (err instanceof ConfigError) {
+        // As at start: a refused reload lists every problem of the file, not only the schema's.
+        const all = await withLoadProblems(err, { clock: this.deps.clock });
+        return this.refuse(previous, trigger, all.problems);
+      }
       return this.failed(err, trigger);
     }
     const carried = carryOverKeySets(previous.compiled, compiled);

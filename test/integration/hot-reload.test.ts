@@ -328,6 +328,18 @@ describe('a bad file', () => {
       },
       problem: /^issuers\.consumer\.keys\.file: .*gone\.jwks\.json/,
     },
+    {
+      // As at start: the schema's problem on one issuer and a loading problem on another, one reload.
+      name: 'an HS256 issuer and a missing key file on another',
+      text: (gw) => {
+        const config = baseConfig(gw.dir);
+        const issuers = config.issuers as Record<string, Record<string, unknown>>;
+        issuers.consumer!.algorithms = ['HS256'];
+        issuers.enterprise!.keys = { file: 'gone.jwks.json' };
+        return stringify(config);
+      },
+      problem: /^issuers\.enterprise\.keys\.file: .*gone\.jwks\.json/,
+    },
   ];
 
   for (const { name, text, problem } of cases) {
@@ -349,7 +361,7 @@ describe('a bad file', () => {
       assert.deepEqual(failed[0]!.problems, outcome.problems);
       const lines = gw.logs.lines.filter((l) => l.event === 'config.reload_problem').map((l) => l.msg);
       assert.deepEqual(lines, outcome.problems, 'each problem on a line of its own');
-      if (name === 'a schema error') {
+      if (name === 'a schema error' || name.startsWith('an HS256 issuer')) {
         assert.ok(
           outcome.problems.some((p) => p.startsWith('issuers.consumer.algorithms.0: HS256 is refused')),
         );
