@@ -325,6 +325,30 @@ export class SignalReceiver {
     return [...this.blocksBySubject.values()].flat();
   }
 
+  /**
+   * Lifts a block an operator judged wrong, on every instance (stored first). A later signal of
+   * the same kind for the subject decides again, as it would have anyway. False: no such block.
+   */
+  async unblock(id: string, by: string): Promise<boolean> {
+    const block = this.blocks().find((b) => b.id === id);
+    if (block === undefined) return false;
+    await this.deps.store.removeBlock(id);
+    await this.refreshShared();
+    this.logger.warn(
+      {
+        event: 'signal.block_lifted',
+        id,
+        by,
+        transmitter: block.transmitter,
+        issuerId: block.issuerId,
+        sub: block.sub,
+        signal: block.signal,
+      },
+      `signal block ${id} (${block.signal} ${block.value} for ${block.sub}) lifted by ${by}`,
+    );
+    return true;
+  }
+
   /** Reads blocks and stream states again; a change during a read makes one more read after it. */
   refreshShared(): Promise<void> {
     if (this.refreshing !== undefined) {

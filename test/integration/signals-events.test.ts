@@ -268,6 +268,26 @@ describe('assurance, device and risk changes block per signals.blockOn', () => {
     assert.equal(await verdict(tok), 'ok');
   });
 
+  test('an operator lifts a signal block through the admin API', async () => {
+    const t = now();
+    const tok = await token('risky-op', t - 20);
+    await send('risk-level-change', user('risky-op'), {
+      principal: 'USER',
+      current_level: 'HIGH',
+      event_timestamp: t,
+    });
+    assert.equal(await verdict(tok), '401 signal_blocked');
+    const blocks = (await admin(gw.adminUrl, 'GET', '/signals')).body.blocks as { id: string; sub: string }[];
+    const block = blocks.find((b) => b.sub === 'risky-op');
+    assert.ok(block);
+    const lifted = await admin(gw.adminUrl, 'DELETE', `/signals/blocks/${block.id}`);
+    assert.equal(lifted.status, 200);
+    assert.equal(await verdict(tok), 'ok');
+    assert.equal((await admin(gw.adminUrl, 'DELETE', `/signals/blocks/${block.id}`)).status, 404);
+    const line = gw.logs.lines.find((l) => l.event === 'signal.block_lifted' && l.id === block.id);
+    assert.equal(line?.by, 'static-token');
+  });
+
   test('a risk level older than the one applied changes nothing', async () => {
     const t = now();
     const tok = await token('risky-late', t - 20);
