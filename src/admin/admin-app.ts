@@ -4,11 +4,13 @@ import type { RevocationService } from '../revocation/revocation-service.js';
 import type { ReloadOutcome } from '../runtime/reload-config.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import type { SignalReceiver } from '../signals/signal-receiver.js';
+import type { TrustService } from '../trust/trust-service.js';
 import { AdminGuard } from './admin-auth.js';
 import { AdminEvents } from './admin-events.js';
 import { registerHardening } from './admin-hardening.js';
 import { registerBlockRoutes } from './block-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { registerKeyTrustRoutes } from './key-trust-routes.js';
 import { registerReloadRoute } from './reload-route.js';
 import { registerRevocationRoutes } from './revocation-routes.js';
 import { registerSignalsRoutes } from './signals-routes.js';
@@ -28,6 +30,8 @@ export interface AdminDeps {
   readonly watch?: AdminWatch | undefined;
   /** GET /signals; absent without a `signals:` section. */
   readonly signals?: SignalReceiver | undefined;
+  /** Key trust decisions (GET /keys, POST /keys/:issuer/:kid/trust|distrust). */
+  readonly trust?: TrustService | undefined;
 }
 
 /** The admin listener: health for balancers, and the operator API and dashboard behind the guard. */
@@ -49,6 +53,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   await app.register(async (scope) => registerRevocationRoutes(scope, { ...deps, guard }), {});
   await app.register(async (scope) => registerBlockRoutes(scope, { ...deps, guard }), {});
+  await app.register(async (scope) => registerKeyTrustRoutes(scope, { ...deps, clock, guard }), {});
   if (deps.signals !== undefined) {
     const signals = deps.signals;
     await app.register(async (scope) => registerSignalsRoutes(scope, { signals, guard }), {});

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, type PartialConfig } from './config-error.js';
+import { envOnlySecretProblems } from './env-only-secrets.js';
 import { expandEnv, formatPath } from './expand-env.js';
 import { type Config, configSchema, type IssuerConfig } from './schema.js';
 
@@ -34,7 +35,9 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv, source = '
     throw new ConfigError(doc.errors.map((e) => `${source}: ${e.message.split('\n')[0]}`));
   }
   const problems: string[] = [];
-  const raw = expandEnv(doc.toJS(), env, problems);
+  const parsedYaml: unknown = doc.toJS();
+  problems.push(...envOnlySecretProblems(parsedYaml));
+  const raw = expandEnv(parsedYaml, env, problems);
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${formatPath(issue.path)}: ${issue.message}`);

@@ -22,6 +22,8 @@ export interface KeyEntry {
   readonly removedAfter?: number | undefined;
   /** Set when another issuer's set published this very key material: refused for both. */
   readonly alsoClaimedBy?: string | undefined;
+  /** The subject of its x5c leaf certificate, when it publishes one (for the key.appeared event). */
+  readonly x5cSubject?: string | undefined;
 }
 
 /** Whether this key can produce signatures of `alg` (RFC 7518 section 3). */

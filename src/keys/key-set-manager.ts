@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { IssuerRegistry } from './issuer-registry.js';
+import { type IssuerRegistry, keySetOf } from './issuer-registry.js';
 import type { KeyRefetcher } from './key-refetch.js';
 import {
   KeySetRefresher,
@@ -7,7 +7,9 @@ import {
   type RefresherOptions,
   type RefreshOutcome,
 } from './key-set-refresher.js';
+import type { KeyTrustHost } from './key-trust-host.js';
 import { DiscoveryMismatchError } from './remote-key-source.js';
+import { screenKeySet } from './screen-new-keys.js';
 
 /** One issuer's key set as /readyz and check-config show it. Times are ISO 8601. */
 export interface KeySetStatus {
@@ -48,7 +50,7 @@ export class KeySetManager implements KeyRefetcher {
     private readonly registry: IssuerRegistry,
     clock: () => number,
   ) {
-    this.host = { registry, quarantine: new Map(), clock, logger: undefined };
+    this.host = { registry, quarantine: new Map(), clock, logger: undefined, trust: undefined };
   }
 
   addFile(issuerId: string, file: string): void {
@@ -90,10 +92,26 @@ export class KeySetManager implements KeyRefetcher {
     return { problems, warnings };
   }
 
-  /** Background refresh begins; logs go to `logger` from now on. */
-  start(logger: Logger): void {
+  /**
+   * Background refresh begins; logs go to `logger` from now on. With `trust`, the sets loaded so
+   * far are screened for new keys now, before any request is served under them, and every set
+   * fetched later as it arrives.
+   */
+  start(logger: Logger, trust?: KeyTrustHost): void {
     this.host.logger = logger.child({ component: 'keys' });
+    this.host.trust = trust;
+    if (trust !== undefined) this.screenLoaded(trust);
     for (const refresher of this.refreshers.values()) refresher.start();
+  }
+
+  private screenLoaded(trust: KeyTrustHost): void {
+    for (const issuerId of this.refreshers.keys()) {
+      const issuer = this.registry.byId.get(issuerId)!;
+      if (!issuer.keys.loaded) continue;
+      const screening = screenKeySet(issuerId, issuer.trust, trust.index, issuer.keys.all, this.host.clock());
+      if (screening.overflow.length > 0) this.registry.replaceKeys(issuerId, keySetOf(screening.keys));
+      trust.record(issuerId, screening);
+    }
   }
 
   stop(): void {

@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import type { KeySourceConfig } from '../config/schema.js';
 import { buildKeySet, type KeySetContext } from './build-key-set.js';
 import { installKeySet, quarantineSharedMaterial, type SharedMaterial } from './install-key-set.js';
-import type { IssuerRegistry } from './issuer-registry.js';
+import { type IssuerRegistry, keySetOf } from './issuer-registry.js';
+import type { KeyTrustHost } from './key-trust-host.js';
 import type { RemoteKeySource } from './remote-key-source.js';
+import { screenKeySet } from './screen-new-keys.js';
 
 // Cache-Control max-age is honoured within these bounds: an IdP cannot make the gateway hammer
 // it, nor keep a removed (perhaps compromised) key alive for days.
@@ -29,6 +31,11 @@ export interface RefresherHost {
   readonly clock: () => number;
   /** Undefined until the gateway starts (check-config compiles without logging). */
   readonly logger: Logger | undefined;
+  /**
+   * The trust decisions, once the gateway starts: every set fetched from then on is screened for
+   * new keys (screen-new-keys.ts). Undefined before (check-config), when nothing is served.
+   */
+  readonly trust: KeyTrustHost | undefined;
 }
 
 export interface RefresherOptions {
@@ -136,7 +143,16 @@ export class KeySetRefresher {
         clock(),
       );
       this.logWarnings(built.warnings);
-      const shared = installKeySet(registry, issuerId, built.set);
+      const trust = this.host.trust;
+      const screening =
+        trust === undefined
+          ? undefined
+          : screenKeySet(issuerId, issuer.trust, trust.index, built.set.all, clock());
+      const set =
+        screening === undefined || screening.overflow.length === 0 ? built.set : keySetOf(screening.keys);
+      const shared = installKeySet(registry, issuerId, set);
+      // Recorded in the same turn as the install: no request sees a new key without its record.
+      if (shared.length === 0 && screening !== undefined) trust!.record(issuerId, screening);
       if (shared.length > 0) {
         if (trigger !== 'initial') this.refuseShared(shared);
         outcome = { ok: false, shared };

@@ -162,10 +162,12 @@ async function importOne(
     notBefore: window?.notBefore !== undefined ? Date.parse(window.notBefore) : undefined,
     notAfter: window?.notAfter !== undefined ? Date.parse(window.notAfter) : undefined,
   };
+  let x5cSubject: string | undefined;
   if (jwk.x5c !== undefined) {
     const certificate = certificateWindow(jwk.x5c, keyObject);
     if (typeof certificate === 'string') return `${where} (kid ${kid}): ${certificate}`;
     validity = intersectWindows(validity, certificate);
+    x5cSubject = certificate.subject;
   }
   return {
     kid,
@@ -179,5 +181,6 @@ async function importOne(
     notAfter: validity.notAfter,
     removedAfter: undefined,
     alsoClaimedBy: undefined,
+    x5cSubject,
   };
 }

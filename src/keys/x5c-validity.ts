@@ -15,7 +15,10 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * Returns the leaf's window, or a problem when the certificate is unreadable or is not for
  * this very key (a set must not pair one key with another key's certificate).
  */
-export function certificateWindow(x5c: unknown, key: KeyObject): ValidityWindow | string {
+export function certificateWindow(
+  x5c: unknown,
+  key: KeyObject,
+): (ValidityWindow & { readonly subject: string }) | string {
   if (!Array.isArray(x5c) || x5c.length === 0 || typeof x5c[0] !== 'string') {
     return 'x5c is not a non-empty array of base64 certificates';
   }
@@ -33,7 +36,9 @@ export function certificateWindow(x5c: unknown, key: KeyObject): ValidityWindow 
   const notAfter = Date.parse(leaf.validTo);
   if (Number.isNaN(notBefore) || Number.isNaN(notAfter)) return 'x5c[0] has an unreadable validity period';
   // X.509 notAfter is the last valid second (RFC 5280 4.1.2.5); the window's end is exclusive.
-  return { notBefore, notAfter: notAfter + 1000 };
+  // The subject only names the key in events (key.appeared); bounded, as it is the set's to choose.
+  const subject = leaf.subject.split('\n').join(', ').slice(0, 256);
+  return { notBefore, notAfter: notAfter + 1000, subject };
 }
 
 /** The stricter of two windows: a key must satisfy both the certificate and the config. */

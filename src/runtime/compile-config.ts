@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { adminProblems } from '../config/check-admin.js';
+import { introspectionProblems } from '../config/check-introspection.js';
 import { type CompiledRoute, compileRoutes } from '../config/compile-routes.js';
 import { ConfigError } from '../config/config-error.js';
 import { type LoadedConfig, loadConfigFile } from '../config/load-config.js';
@@ -14,6 +15,7 @@ import {
 } from '../keys/issuer-registry.js';
 import { keySupportsAlg } from '../keys/key-entry.js';
 import { KeySetManager } from '../keys/key-set-manager.js';
+import { keyTrustPolicyOf } from '../keys/key-trust.js';
 import { loadJwksFile } from '../keys/load-jwks.js';
 import { remoteRefresherOptions } from '../keys/remote-refresher-options.js';
 import { type CompiledProtection, compileProtection } from '../protection/compile-protection.js';
@@ -55,6 +57,7 @@ export async function compileConfig(
 
   const routes = compileRoutes(config, problems);
   problems.push(...adminProblems(config));
+  problems.push(...introspectionProblems(config));
   const protection = compileProtection(
     config.protection,
     baseDir,
@@ -138,6 +141,7 @@ async function compileIssuers(
       requireTyp: def.requireTyp,
       tenants: def.tenants === undefined ? undefined : new Set(def.tenants),
       boundTokens: def.boundTokens,
+      trust: keyTrustPolicyOf(def.keys),
       template,
       keys,
     });

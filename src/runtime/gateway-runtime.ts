@@ -1,4 +1,5 @@
 import type { CompiledRoute } from '../config/compile-routes.js';
+import type { TrustIndex } from '../keys/trust-index.js';
 import type { Protection } from '../protection/protection.js';
 import { RouteMatcher } from '../proxy/match-route.js';
 import { UpstreamPools } from '../proxy/upstream-pools.js';
@@ -20,6 +21,8 @@ export interface GatewayRuntime {
   readonly verifier: TokenVerifier;
   /** Undefined without a `protection:` section. */
   readonly protection: Protection | undefined;
+  /** The key trust decisions every generation reads (src/trust/); undefined when none are kept. */
+  readonly trust: TrustIndex | undefined;
   /** Where each route of this generation sends its requests. */
   readonly upstreams: ReadonlyMap<CompiledRoute, UpstreamTarget>;
   /** This generation's keep-alive pools, one per upstream origin; closed when it is retired. */
@@ -35,6 +38,8 @@ export interface GatewayRuntime {
 export interface RuntimeDeps {
   readonly generation: number;
   readonly revocations: RevocationMirror;
+  /** Key trust decisions shared by every generation (src/trust/); undefined: trust what sets serve. */
+  readonly trust?: TrustIndex | undefined;
   readonly clock: () => number;
   readonly protection: Protection | undefined;
 }
@@ -51,6 +56,7 @@ export function createRuntime(compiled: CompiledConfig, deps: RuntimeDeps): Gate
     cache: config.verification.cache,
     forgeryChecksPerSecond: config.verification.forgeryChecksPerSecond,
     keyRefetch: compiled.keySets,
+    trust: deps.trust,
   });
   const pools = new UpstreamPools(config.upstreams);
   return {
@@ -59,6 +65,7 @@ export function createRuntime(compiled: CompiledConfig, deps: RuntimeDeps): Gate
     matcher: new RouteMatcher(compiled.routes),
     verifier,
     protection: deps.protection,
+    trust: deps.trust,
     upstreams: new Map(compiled.routes.map((route) => [route, upstreamTargetOf(route, pools)])),
     pools,
     authenticating: 0,

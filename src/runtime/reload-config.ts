@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { maxClockSkewSeconds } from '../config/max-clock-skew.js';
+import type { KeyTrustHost } from '../keys/key-trust-host.js';
 import type { RequestStats } from '../observability/request-stats.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { Protection } from '../protection/protection.js';
@@ -37,6 +38,8 @@ export interface ReloaderDeps {
   readonly env?: NodeJS.ProcessEnv | undefined;
   readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
+  /** Key trust decisions: the new generation's key sets are screened against them. */
+  readonly trust?: KeyTrustHost | undefined;
   readonly stats: RequestStats;
   readonly events: SecurityEvents;
   readonly logger: Logger;
@@ -150,11 +153,12 @@ export class ConfigReloader {
       return this.refuse(previous, trigger, ['the gateway is shutting down']);
     }
 
-    compiled.keySets.start(logger);
+    compiled.keySets.start(logger, this.deps.trust);
     this.deps.stats.addRoutes(compiled.routes);
     const next = createRuntime(compiled, {
       generation: previous.generation + 1,
       revocations: this.deps.revocations.mirror,
+      trust: this.deps.trust?.index,
       clock: this.deps.clock,
       protection,
     });

@@ -48,6 +48,8 @@ export const REASONS = {
   key_issuer_mismatch: { status: 401, error: 'invalid_token', severity: 'high' },
   key_inactive: { status: 401, error: 'invalid_token', severity: 'high' },
   key_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
+  key_quarantined: { status: 401, error: 'invalid_token', severity: 'high' },
+  key_not_pinned: { status: 401, error: 'invalid_token', severity: 'high' },
   bad_signature: { status: 401, error: 'invalid_token', severity: 'high' },
   token_expired: { status: 401, error: 'invalid_token', severity: 'low' },
   token_not_yet_valid: { status: 401, error: 'invalid_token', severity: 'low' },
@@ -70,6 +72,7 @@ export const REASONS = {
   certificate_required: { status: 401, error: 'invalid_token', severity: 'high', challenge: 'bearer' },
   certificate_mismatch: { status: 401, error: 'invalid_token', severity: 'high', challenge: 'bearer' },
   token_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
+  token_inactive: { status: 401, error: 'invalid_token', severity: 'high' },
   subject_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
   issuer_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
   session_revoked: { status: 401, error: 'invalid_token', severity: 'high' },
@@ -87,6 +90,7 @@ export const REASONS = {
   too_many_headers: { status: 431, error: 'invalid_request', severity: 'low' },
   keys_unavailable: { status: 503, error: 'unavailable', severity: 'high' },
   revocation_state_stale: { status: 503, error: 'unavailable', severity: 'high' },
+  introspection_unavailable: { status: 503, error: 'unavailable', severity: 'high' },
   overloaded: { status: 503, error: 'unavailable', severity: 'low' },
   no_route: { status: 404, error: 'not_found', severity: 'low' },
   upstream_unavailable: { status: 502, error: 'unavailable', severity: 'low' },
@@ -111,6 +115,8 @@ export const KEY_STEP_REASONS: ReadonlySet<Reason> = new Set<Reason>([
   'key_issuer_mismatch',
   'key_inactive',
   'key_revoked',
+  'key_quarantined',
+  'key_not_pinned',
 ]);
 
 /** Whether a key-step refusal was signed with the key its kid names. */

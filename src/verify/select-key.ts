@@ -1,6 +1,8 @@
 import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
 import { type KeyEntry, keyActiveAt, keySupportsAlg } from '../keys/key-entry.js';
 import { type KeyRefetcher, KeyRefetchPending } from '../keys/key-refetch.js';
+import { trustVerdict } from '../keys/key-trust.js';
+import type { TrustIndex } from '../keys/trust-index.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure } from './auth-failure.js';
 import type { ForgeryCheckBudget } from './forgery-budget.js';
@@ -14,6 +16,8 @@ export interface KeyStepDeps {
   readonly budget: ForgeryCheckBudget;
   /** Remote key sets: an unknown kid may be a key published since the last fetch. */
   readonly keyRefetch?: KeyRefetcher | undefined;
+  /** Key trust decisions (quarantine, distrust); with each issuer's policy (`issuer.trust`, pin). */
+  readonly trust?: TrustIndex | undefined;
 }
 
 /**
@@ -70,7 +74,7 @@ export function selectKey(
       note: `key ${key.kid} is ${key.kty} and cannot sign ${alg}`,
     });
   }
-  assertKeyUsable(token, key, deps, nowMs);
+  assertKeyUsable(token, key, issuer, deps, nowMs);
   return key;
 }
 
@@ -78,6 +82,7 @@ export function selectKey(
 export function assertKeyUsable(
   token: ParsedToken | null,
   key: KeyEntry,
+  issuer: CompiledIssuer,
   deps: KeyStepDeps,
   nowMs: number,
 ): void {
@@ -97,6 +102,12 @@ export function assertKeyUsable(
   }
   if (deps.revocations.isKeyRevoked(key.issuerId, key.kid))
     throw new AuthFailure('key_revoked', keyEvidence(token, key, deps, nowMs));
+  // Nothing to look at for an issuer without a policy while no decision exists at all.
+  const trust = deps.trust;
+  if (trust !== undefined && (issuer.trust !== undefined || trust.size > 0)) {
+    const verdict = trustVerdict(issuer.trust, trust, key, nowMs);
+    if (verdict !== 'trusted') throw untrusted(verdict, token, key, deps, nowMs);
+  }
   if (!keyActiveAt(key, nowMs))
     throw new AuthFailure('key_inactive', {
       ...keyEvidence(token, key, deps, nowMs),
@@ -109,6 +120,30 @@ export function assertKeyUsable(
       note: 'token issued outside the key validity window',
     });
   }
+}
+
+/** A key the gateway does not trust: never accepted, never `unknown_key`, a forgery check spent. */
+function untrusted(
+  verdict: 'quarantined' | 'distrusted' | 'not_pinned',
+  token: ParsedToken | null,
+  key: KeyEntry,
+  deps: KeyStepDeps,
+  nowMs: number,
+): AuthFailure {
+  const detail = keyEvidence(token, key, deps, nowMs);
+  if (verdict === 'not_pinned') {
+    return new AuthFailure('key_not_pinned', {
+      ...detail,
+      note: `key thumbprint ${key.thumbprint} is not in keys.pin`,
+    });
+  }
+  return new AuthFailure('key_quarantined', {
+    ...detail,
+    note:
+      verdict === 'distrusted'
+        ? `key thumbprint ${key.thumbprint} distrusted by an operator`
+        : `key thumbprint ${key.thumbprint} is new and not trusted yet`,
+  });
 }
 
 function keyFacts(token: ParsedToken | null, key: KeyEntry) {

@@ -10,6 +10,7 @@ const LAYERS = [
   'config',
   'keys',
   'store',
+  'trust',
   'revocation',
   'verify',
   'observability',
