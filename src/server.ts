@@ -70,7 +70,9 @@ export async function startGateway(configPath: string, options: StartOptions = {
   const compiled = await compileConfig(config, path, { clock: options.clock });
   // Transmitters' key sets load like the issuers'; the section changes only with a restart.
   const signalProblems: string[] = [];
-  const signals = await compileSignals(config, path, compiled.registry, signalProblems, { clock: options.clock });
+  const signals = await compileSignals(config, path, compiled.registry, signalProblems, {
+    clock: options.clock,
+  });
   if (signalProblems.length > 0) throw new ConfigError(signalProblems);
   const logger = options.logger ?? createLogger(config.log.level);
   for (const warning of compiled.warnings) logger.warn({ event: 'config.warning' }, warning);

@@ -41,7 +41,8 @@ export async function checkConfigCommand(configPath: string, out: (line: string)
     out(`signals: push path ${signals.pushPath}`);
     for (const t of signals.byName.values())
       out(`  ${t.name}  ${t.iss}  delivery=${t.delivery}  governs=${t.governs.join(',')}`);
-    for (const line of describeKeySets(signals.keySets).slice(1)) out(`  transmitter key set: ${line.trim()}`);
+    for (const line of describeKeySets(signals.keySets).slice(1))
+      out(`  transmitter key set: ${line.trim()}`);
     signals.keySets.stop();
   }
   for (const warning of compiled.warnings) out(`warning: ${warning}`);

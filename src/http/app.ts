@@ -113,7 +113,10 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   });
   // A transmitter's push carries a signed SET, not a bearer token: that one path skips the hook.
   const signals = deps.signals;
-  app.addHook('onRequest', signals === undefined ? authenticate : exceptPushPath(signals.pushPath, authenticate));
+  app.addHook(
+    'onRequest',
+    signals === undefined ? authenticate : exceptPushPath(signals.pushPath, authenticate),
+  );
   app.setNotFoundHandler((_request, reply) => sendRefusal(reply, 'no_route'));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // Anything not an AuthFailure is our fault or a broken client stream: log the detail, leak nothing.
