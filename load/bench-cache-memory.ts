@@ -44,7 +44,9 @@ try {
     ],
   });
   const compiled = await compileConfig(config, join(dir, 'gateway.yaml'), { fetchKeys: false });
-  const cacheSettings = config.verification.cache;
+  // Every token enters at once: this measures the cache's own bound, which the default
+  // second-sighting admission would never let a stream of distinct tokens reach.
+  const cacheSettings = { ...config.verification.cache, admission: 'first-sighting' as const };
   const verifier = new TokenVerifier({
     registry: compiled.registry,
     revocations: new RevocationMirror(),

@@ -1,10 +1,12 @@
 import { LRUCache } from 'lru-cache';
+import type { CacheAdmissionPolicy } from '../config/schema.js';
 import type { CompiledIssuer, IssuerRegistry } from '../keys/issuer-registry.js';
 import type { KeyEntry } from '../keys/key-entry.js';
 import type { KeyRefetcher } from '../keys/key-refetch.js';
 import type { TrustIndex } from '../keys/trust-index.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure, type FailureDetail } from './auth-failure.js';
+import { CacheAdmission } from './cache-admission.js';
 import { checkClaims } from './check-claims.js';
 import { checkAlgAndType, checkForbiddenHeader } from './check-header.js';
 import { checkTenant } from './check-tenant.js';
@@ -72,7 +74,13 @@ export interface VerifierOptions {
   readonly registry: IssuerRegistry;
   readonly revocations: RevocationMirror;
   readonly clock: () => number;
-  readonly cache: { readonly enabled: boolean; readonly maxEntries: number; readonly maxBytes: number };
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly maxEntries: number;
+    readonly maxBytes: number;
+    /** Default second-sighting (see cache-admission.ts). */
+    readonly admission?: CacheAdmissionPolicy | undefined;
+  };
   readonly forgeryChecksPerSecond: number;
   /** Remote key sets: lets an unknown kid wait for the issuer's refetch (see KeyRefetchPending). */
   readonly keyRefetch?: KeyRefetcher;
@@ -94,6 +102,9 @@ export class TokenVerifier {
   private readonly cache: LRUCache<string, VerifiedToken> | undefined;
   /** Repeated bad tokens must not cost a signature check each: refusals no dearer than acceptances. */
   private readonly refusals: LRUCache<string, SettledRefusal> | undefined;
+  /** Which tokens enter each cache: a token seen once must not push out ones seen again. */
+  private readonly admission: CacheAdmission;
+  private readonly refusalAdmission: CacheAdmission;
   private readonly keyDeps: KeyStepDeps;
   private cacheHits = 0;
   private cacheMisses = 0;
@@ -121,13 +132,27 @@ export class TokenVerifier {
           sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
         })
       : undefined;
+    const policy = options.cache.admission ?? 'second-sighting';
+    this.admission = new CacheAdmission(policy, this.cache === undefined ? 0 : options.cache.maxEntries);
+    this.refusalAdmission = new CacheAdmission(
+      policy,
+      this.refusals === undefined ? 0 : REFUSAL_CACHE_ENTRIES,
+    );
   }
 
-  get stats(): { hits: number; misses: number; size: number; bytes: number; refusalHits: number } {
+  get stats(): {
+    hits: number;
+    misses: number;
+    size: number;
+    bytes: number;
+    refusalHits: number;
+    firstSightings: number;
+  } {
     return {
       hits: this.cacheHits,
       misses: this.cacheMisses,
       refusalHits: this.refusalHits,
+      firstSightings: this.admission.firstSightings,
       size: this.cache?.size ?? 0,
       bytes: this.cache?.calculatedSize ?? 0,
     };
@@ -136,6 +161,8 @@ export class TokenVerifier {
   clearCache(): void {
     this.cache?.clear();
     this.refusals?.clear();
+    this.admission.clear();
+    this.refusalAdmission.clear();
   }
 
   /**
@@ -167,7 +194,7 @@ export class TokenVerifier {
       throw settled.failure;
     }
     const verified = this.verifyFully(token, now, mayRefetch);
-    this.cache?.set(token, verified);
+    if (this.cache !== undefined && this.admission.admit(token)) this.cache.set(token, verified);
     return verified;
   }
 
@@ -210,7 +237,8 @@ export class TokenVerifier {
       if (err instanceof AuthFailure && SETTLED_REASONS.has(err.reason)) {
         // Named before it is cached: every later request with this token gets this very object.
         const failure = nameTheToken(err, header.kid, header.alg, claims);
-        this.refusals?.set(token, { failure, issuer, key });
+        if (this.refusals !== undefined && this.refusalAdmission.admit(token))
+          this.refusals.set(token, { failure, issuer, key });
         throw failure;
       }
       throw err;

@@ -43,7 +43,8 @@ export async function tokenFixture(options: { keyRefetch?: KeyRefetcher } = {}):
     registry,
     revocations,
     clock: () => NOW_MS,
-    cache: { enabled: true, maxEntries: 1000, maxBytes: 10_000_000 },
+    // Cached from the first sighting, so that a test can hold the very object a request got.
+    cache: { enabled: true, maxEntries: 1000, maxBytes: 10_000_000, admission: 'first-sighting' },
     forgeryChecksPerSecond: 10,
     ...(options.keyRefetch === undefined ? {} : { keyRefetch: options.keyRefetch }),
   });

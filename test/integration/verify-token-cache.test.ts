@@ -34,7 +34,8 @@ before(async () => {
     registry: compiled.registry,
     revocations: new RevocationMirror(),
     clock: () => now,
-    cache: { enabled: true, maxEntries: 100, maxBytes: 1 << 20 },
+    // Every verdict cached at once: these tests are about what a cached one does afterwards.
+    cache: { enabled: true, maxEntries: 100, maxBytes: 1 << 20, admission: 'first-sighting' },
     forgeryChecksPerSecond: 0,
   });
 });
