@@ -1,6 +1,7 @@
 import type { Algorithm, IssuerConfig } from '../config/schema.js';
 import { type IssuerTemplate, tenantOf } from './issuer-matcher.js';
 import type { KeyEntry } from './key-entry.js';
+import type { KeyTrustPolicy } from './key-trust.js';
 
 /** The keys of one issuer. Replaced whole (never edited) so a request sees one consistent set. */
 export interface KeySet {
@@ -23,6 +24,8 @@ export interface CompiledIssuer {
   readonly boundTokens?: IssuerConfig['boundTokens'] | undefined;
   /** Set for a multi-tenant issuer (`iss` is its template); the tenant in `iss` must equal `tid`. */
   readonly template?: IssuerTemplate | undefined;
+  /** Quarantine of new keys and pinning (`keys.newKeys`, `keys.pin`); undefined: trust what the set serves. */
+  readonly trust?: KeyTrustPolicy | undefined;
   keys: KeySet;
 }
 
