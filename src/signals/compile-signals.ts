@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import type { Algorithm, Config, SignalsConfig, TransmitterConfig } from '../config/schema.js';
 import {
@@ -24,7 +25,7 @@ export interface CompiledTransmitter {
   /** Issuer ids whose tokens its events govern. */
   readonly governs: readonly string[];
   readonly delivery: 'push' | 'poll';
-  /** The Authorization header a push must carry, as bytes for a constant-time comparison. */
+  /** SHA-256 of the Authorization header a push must carry, for a constant-time comparison. */
   readonly authorization: Buffer | undefined;
   readonly poll: TransmitterConfig['poll'];
   readonly maxAgeSeconds: number;
@@ -123,7 +124,10 @@ export async function compileSignals(
       audiences: new Set(typeof def.audience === 'string' ? [def.audience] : def.audience),
       governs: def.subjects,
       delivery: def.delivery,
-      authorization: def.authorization === undefined ? undefined : Buffer.from(def.authorization, 'utf8'),
+      authorization:
+        def.authorization === undefined
+          ? undefined
+          : createHash('sha256').update(def.authorization, 'utf8').digest(),
       poll: def.poll,
       maxAgeSeconds: def.maxAgeSeconds,
       clockSkewSeconds: def.clockSkewSeconds,
