@@ -1,0 +1,157 @@
+// Quarantine on one instance against rotating JWKS stubs: a soak time that passes trusts a new
+// key by itself; a flood of new kids is bounded by keys.maxQuarantined with one summary event;
+// a pinned issuer trusts only its pins.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { type DevKeyPair, generateDevKey, jwksOf } from '../../src/demo/dev-keys.js';
+import {
+  AUDIENCE,
+  enterpriseClaims,
+  ISS,
+  keyRing,
+  referenceConfig,
+  sign,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../helpers/gateway-fixture.js';
+import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
+import { waitFor } from '../helpers/poll.js';
+import { admin, verdict } from '../helpers/revocation.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const FLOOD = 150;
+const MAX_QUARANTINED = 100;
+let upstream: Upstream;
+let soaking: IdpStub;
+let flooding: IdpStub;
+let k1: DevKeyPair;
+let k2: DevKeyPair;
+let c1: DevKeyPair;
+let gw: TestGateway;
+
+const published = (...pairs: DevKeyPair[]): JWK[] => jwksOf(pairs).keys;
+const consumerToken = (key: DevKeyPair) =>
+  sign(key, { iss: ISS.consumer, sub: 'zoe', aud: AUDIENCE, scp: 'Mail.Read' });
+
+before(async () => {
+  [upstream, k1, k2, c1] = await Promise.all([
+    startUpstream(),
+    generateDevKey('ES256', 'k1'),
+    generateDevKey('ES256', 'k2'),
+    generateDevKey('ES256', 'c1'),
+  ]);
+  soaking = await startIdpStub(ISS.enterprise, published(k1));
+  flooding = await startIdpStub(ISS.consumer, published(c1));
+  const dir = tempDir();
+  const config = referenceConfig(dir, await keyRing(), {
+    upstream: upstream.url,
+    issuers: {
+      enterprise: {
+        keys: { url: soaking.jwksUrl, newKeys: 'quarantine', quarantineSeconds: 1, cooldownSeconds: 1 },
+      },
+      consumer: {
+        keys: {
+          url: flooding.jwksUrl,
+          newKeys: 'quarantine',
+          maxQuarantined: MAX_QUARANTINED,
+          cooldownSeconds: 1,
+        },
+        algorithms: ['ES256'],
+      },
+    },
+  });
+  gw = await startTestGateway(config, { dir });
+});
+after(async () => {
+  await gw?.close();
+  await soaking?.close();
+  await flooding?.close();
+  await upstream?.close();
+});
+
+test('a quarantined key is trusted by itself once its soak time passed, with an event', async () => {
+  soaking.keys = published(k1, k2);
+  const t = await sign(k2, enterpriseClaims());
+  assert.equal(await verdict(gw, t), '401 key_quarantined');
+  const appearedAt = performance.now();
+  const waited = await waitFor(async () => (await verdict(gw, t)) === 'ok', {
+    timeoutMs: 3000,
+    intervalMs: 50,
+    message: 'the soak time to pass',
+  });
+  assert.ok(
+    performance.now() - appearedAt >= 900,
+    `accepted after ${waited.toFixed(0)} ms, not before the soak`,
+  );
+  await waitFor(() =>
+    gw.logs.lines.some((l) => l.event === 'key.trusted' && l.by === 'soak' && l.kid === 'k2'),
+  );
+});
+
+test('a flood of new kids: at most maxQuarantined quarantined, the rest unknown_key, one summary event', async () => {
+  const flood = await Promise.all(
+    Array.from({ length: FLOOD }, (_, i) => generateDevKey('ES256', `flood-${String(i).padStart(3, '0')}`)),
+  );
+  flooding.keys = published(c1, ...flood);
+  assert.equal(await verdict(gw, await consumerToken(flood[0]!)), '401 key_quarantined');
+  const appeared = gw.logs.lines.filter((l) => l.event === 'key.appeared' && l.issuerId === 'consumer');
+  assert.equal(appeared.length, MAX_QUARANTINED, 'one event per quarantined key');
+  const summaries = gw.logs.lines.filter((l) => l.event === 'keys.quarantine_full');
+  assert.equal(summaries.length, 1);
+  assert.equal(summaries[0]!.refused, FLOOD - MAX_QUARANTINED);
+  // Past the budget a key is not in the set at all: unknown_key, never accepted.
+  assert.equal(await verdict(gw, await consumerToken(flood[FLOOD - 1]!)), '401 unknown_key');
+  assert.equal(await verdict(gw, await consumerToken(c1)), 'ok', 'the trusted key keeps working');
+  // Refreshed again (the flood still served): no second summary, no new records.
+  await gw.running.compiled.keySets.refresh('consumer');
+  assert.equal(gw.logs.lines.filter((l) => l.event === 'keys.quarantine_full').length, 1);
+  const listed = await admin(gw.adminUrl, 'GET', '/keys');
+  const records = (listed.body.decisions as { issuer: string; state: string }[]).filter(
+    (r) => r.issuer === 'consumer',
+  );
+  assert.equal(records.filter((r) => r.state === 'quarantined').length, MAX_QUARANTINED);
+  const consumer = (listed.body.issuers as { id: string; keys: unknown[] }[]).find(
+    (i) => i.id === 'consumer',
+  )!;
+  assert.equal(consumer.keys.length, 1 + MAX_QUARANTINED, 'the set holds what the budget allows');
+});
+
+test('the flood withdrawn frees the budget: its quarantine records are forgotten', async () => {
+  flooding.keys = published(c1);
+  await gw.running.compiled.keySets.refresh('consumer');
+  const listed = await admin(gw.adminUrl, 'GET', '/keys');
+  const records = (listed.body.decisions as { issuer: string; state: string }[]).filter(
+    (r) => r.issuer === 'consumer',
+  );
+  assert.deepEqual(
+    records.map((r) => r.state),
+    ['trusted'],
+  );
+});
+
+test('keys.pin: only the pinned thumbprints are ever trusted, whatever the set serves', async () => {
+  const dir = tempDir();
+  const pinned = await calculateJwkThumbprint(k1.publicJwk as JWK, 'sha256');
+  const stub = await startIdpStub(ISS.enterprise, published(k1, k2));
+  const config = referenceConfig(dir, await keyRing(), {
+    upstream: upstream.url,
+    issuers: { enterprise: { keys: { url: stub.jwksUrl, pin: [pinned] } } },
+  });
+  const pinnedGw = await startTestGateway(config, { dir });
+  try {
+    assert.equal(await verdict(pinnedGw, await sign(k1, enterpriseClaims())), 'ok');
+    assert.equal(await verdict(pinnedGw, await sign(k2, enterpriseClaims())), '401 key_not_pinned');
+    const refused = pinnedGw.logs.events('key_not_pinned').at(-1)!;
+    assert.equal(refused.severity, 'critical');
+    // An operator's trust does not beat a pin.
+    const res = await admin(pinnedGw.adminUrl, 'POST', '/keys/enterprise/k2/trust');
+    assert.equal(res.status, 201);
+    assert.match(String(res.body.warning), /keys\.pin/);
+    assert.equal(await verdict(pinnedGw, await sign(k2, enterpriseClaims())), '401 key_not_pinned');
+  } finally {
+    await pinnedGw.close();
+    await stub.close();
+  }
+});
