@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import type { Algorithm, Config, SignalsConfig, TransmitterConfig } from '../config/schema.js';
+import { fetchJson } from '../keys/fetch-json.js';
 import {
   type CompiledIssuer,
   IssuerRegistry,
@@ -33,6 +34,8 @@ export interface CompiledTransmitter {
   readonly legacySubjectType: boolean;
   readonly onStreamDown: 'serve' | 'fail-closed';
   readonly maxTokenAgeSeconds: number | undefined;
+  /** Complex-subject members a SET may not carry unless this receiver acts on them (SSF 1.0 3.6). */
+  criticalMembers: ReadonlySet<string>;
 }
 
 export interface BlockRule {
@@ -134,6 +137,7 @@ export async function compileSignals(
       legacySubjectType: def.legacySubjectType,
       onStreamDown: def.onStreamDown,
       maxTokenAgeSeconds: def.maxTokenAgeSeconds,
+      criticalMembers: new Set(def.criticalSubjectMembers ?? []),
     };
     const other = byIss.get(def.issuer);
     if (other !== undefined)
@@ -171,6 +175,11 @@ export async function compileSignals(
     const initial = await keySets.loadInitial();
     problems.push(...initial.problems);
     warnings.push(...initial.warnings);
+    for (const transmitter of transmitters) {
+      const def = signals.transmitters[transmitter.name]!;
+      if (def.keys.discovery === undefined || def.criticalSubjectMembers !== undefined) continue;
+      transmitter.criticalMembers = await discoveredCriticalMembers(def, warnings);
+    }
   }
   return {
     config: signals,
@@ -182,6 +191,28 @@ export async function compileSignals(
     blockOn,
     warnings,
   };
+}
+
+/**
+ * `critical_subject_members` of a transmitter's configuration document, read once at start (a
+ * transmitter that adds one later is read at the next start, or set criticalSubjectMembers).
+ */
+async function discoveredCriticalMembers(
+  def: TransmitterConfig,
+  warnings: string[],
+): Promise<ReadonlySet<string>> {
+  const { keys } = def;
+  try {
+    const { body } = await fetchJson(keys.discovery!, {
+      timeoutMs: keys.timeoutSeconds * 1000,
+      maxBytes: keys.maxBytes,
+    });
+    const members = (body as { critical_subject_members?: unknown } | null)?.critical_subject_members;
+    return new Set(Array.isArray(members) ? members.filter((m): m is string => typeof m === 'string') : []);
+  } catch (err) {
+    warnings.push(`${keys.discovery}: critical_subject_members not read (${(err as Error).message})`);
+    return new Set();
+  }
 }
 
 function remoteOptions(name: string, def: TransmitterConfig) {

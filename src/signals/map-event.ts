@@ -93,6 +93,12 @@ export function mapEvent(set: ValidSet, ctx: MappingContext): SignalPlan {
     summary,
     ignored: why,
   });
+  const critical = uncomprehendedCritical(set);
+  if (critical !== undefined)
+    return note(
+      `${eventName ?? set.eventUri}`,
+      `discarded: the subject carries the critical member ${critical}, which this receiver does not act on (SSF 1.0 section 3.6)`,
+    );
   switch (eventName) {
     case undefined:
       return note(`event ${set.eventUri}`, 'unknown event type: acknowledged, not acted on');
@@ -199,6 +205,15 @@ export function mapEvent(set: ValidSet, ctx: MappingContext): SignalPlan {
       };
     }
   }
+}
+
+// The complex-subject members a revocation is taken from; any other critical one is not understood.
+const UNDERSTOOD_MEMBERS: ReadonlySet<string> = new Set(['user', 'session']);
+
+function uncomprehendedCritical(set: ValidSet): string | undefined {
+  const subject = set.subject;
+  if (subject?.format !== 'complex' || set.transmitter.criticalMembers.size === 0) return undefined;
+  return subject.members.find((m) => !UNDERSTOOD_MEMBERS.has(m) && set.transmitter.criticalMembers.has(m));
 }
 
 function blockPlan(

@@ -17,6 +17,8 @@ export interface ComplexSubject {
   readonly tenant?: SimpleSubject | undefined;
   /** Members present that this receiver does not act on (device, application, group, org_unit). */
   readonly others: readonly string[];
+  /** Every member present, for the critical-member rule (SSF 1.0 section 3.6). */
+  readonly members: readonly string[];
 }
 
 export type SubjectId = SimpleSubject | ComplexSubject;
@@ -35,8 +37,10 @@ export function parseSubjectId(value: unknown, options: SubjectOptions, where = 
   if (format === 'complex') {
     const members: Record<string, SimpleSubject | undefined> = {};
     const others: string[] = [];
+    const present: string[] = [];
     for (const member of COMPLEX_MEMBERS) {
       if (subject[member] === undefined) continue;
+      present.push(member);
       const parsed = parseSimple(subject[member], options, `${where}.${member}`);
       if (member === 'user' || member === 'session' || member === 'tenant') members[member] = parsed;
       else others.push(member);
@@ -54,6 +58,7 @@ export function parseSubjectId(value: unknown, options: SubjectOptions, where = 
       session: members.session,
       tenant: members.tenant,
       others,
+      members: present,
     };
   }
   return parseSimple(subject, options, where);

@@ -37,6 +37,8 @@ export interface TransmitterStub {
   /** The key it signs with; `published` is what its key set serves. */
   readonly key: DevKeyPair;
   published: JWK[];
+  /** `critical_subject_members` of its configuration document (SSF 1.0 section 3.6). */
+  criticalSubjectMembers: string[] | undefined;
   /** Signs a SET as this transmitter: iss, aud and the key default to its own. */
   sign(spec: Partial<SetSpec> & Pick<SetSpec, 'event'>, options?: SignOptions): Promise<string>;
   /** POSTs a SET to a push endpoint as RFC 8935 says (Content-Type application/secevent+jwt). */
@@ -83,6 +85,9 @@ export async function startTransmitterStub(
           issuer: stub.issuer,
           jwks_uri: `${base}/jwks`,
           delivery_methods_supported: ['urn:ietf:rfc:8935', 'urn:ietf:rfc:8936'],
+          ...(stub.criticalSubjectMembers === undefined
+            ? {}
+            : { critical_subject_members: stub.criticalSubjectMembers }),
         }),
       );
       return;
@@ -156,6 +161,7 @@ export async function startTransmitterStub(
     pollUrl: `${base}/poll`,
     key,
     published: [key.publicJwk],
+    criticalSubjectMembers: undefined,
     pending: new Map(),
     acked: [],
     setErrs: {},

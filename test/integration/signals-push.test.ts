@@ -39,6 +39,7 @@ before(async () => {
   partner = await startTransmitterStub({ alg: 'ES256' });
   polled = await startTransmitterStub({ alg: 'ES256' });
   stray = await generateDevKey('ES256', 'stray-ssf');
+  idp.criticalSubjectMembers = ['device'];
   const dir = tempDir();
   gw = await startTestGateway(
     referenceConfig(dir, ring, {
@@ -131,6 +132,24 @@ describe('a valid SET', () => {
     );
     assert.ok(line);
     assert.match(String(line.ignored), /unknown event type/);
+  });
+
+  test('with a critical subject member it does not act on, it is discarded (SSF 1.0 section 3.6)', async () => {
+    const token = await sign(ring.enterprise, enterpriseClaims({ sub: 'crit-alice' }), { now: now() - 30 });
+    const set = await idp.sign({
+      event: 'session-revoked',
+      subject: {
+        format: 'complex',
+        user: { ...alice, sub: 'crit-alice' },
+        device: { format: 'opaque', id: 'laptop-7' },
+      },
+    });
+    assert.equal((await pushed(set)).status, 202);
+    assert.equal((await get(`${gw.url}/api/mail/m`, token)).status, 200, 'nothing revoked');
+    const line = gw.logs.lines.find(
+      (l) => l.event === 'signal.ignored' && String(l.ignored).includes('critical'),
+    );
+    assert.ok(line, 'logged as discarded');
   });
 
   test('the push path takes no bearer token and serves no upstream', async () => {

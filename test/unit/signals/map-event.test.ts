@@ -25,6 +25,7 @@ const transmitter = {
   iss: IDP,
   governs: ['enterprise'],
   clockSkewSeconds: 60,
+  criticalMembers: new Set<string>(),
 } as unknown as CompiledTransmitter;
 
 function setOf(
@@ -189,6 +190,28 @@ describe('each event type', () => {
     });
     assert.deepEqual(unknown.actions, []);
     assert.match(String(unknown.ignored), /unknown event type/);
+  });
+});
+
+describe('critical subject members (SSF 1.0 section 3.6)', () => {
+  test('a critical member the receiver does not act on discards the event', () => {
+    const strict = { ...transmitter, criticalMembers: new Set(['device']) } as CompiledTransmitter;
+    const withDevice = parseSubjectId(
+      { format: 'complex', user: alice, device: { format: 'opaque', id: 'd1' } },
+      { legacySubjectType: false },
+    );
+    const discarded = mapEvent(
+      { ...setOf('session-revoked', withDevice), transmitter: strict },
+      {
+        tokenIssuers: registry,
+        blockOn,
+        nowMs: NOW_MS,
+      },
+    );
+    assert.deepEqual(discarded.actions, []);
+    assert.match(String(discarded.ignored), /critical member device/);
+    // The same subject from a transmitter that declares no critical member: the user is revoked.
+    assert.equal(actions(setOf('session-revoked', withDevice))[0]?.do, 'watermark');
   });
 });
 
