@@ -487,6 +487,10 @@ const transmitterSchema = z
     clockSkewSeconds: z.number().int().min(0).max(3600).default(60),
     /** Google RISC style: `subject_type` for `format`, and the subject inside the event. */
     legacySubjectType: z.boolean().default(false),
+    /** Complex-subject members that must be understood (SSF 1.0 section 3.6); default the discovery document's. */
+    criticalSubjectMembers: z
+      .array(z.enum(['user', 'device', 'session', 'application', 'tenant', 'org_unit', 'group']))
+      .optional(),
     /** While the stream is paused or disabled: keep serving, or refuse old tokens of `subjects`. */
     onStreamDown: z.enum(['serve', 'fail-closed']).default('serve'),
     /** With fail-closed: governed tokens issued longer ago than this are refused while the stream is down. */
