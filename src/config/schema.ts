@@ -151,6 +151,12 @@ const issuerSchema = z.strictObject({
   keyValidity: z.record(z.string(), keyWindow).optional(),
   /** `required`: every token of this issuer must be sender-constrained (DPoP or certificate), on every route. */
   boundTokens: z.enum(['optional', 'required']).default('optional'),
+  /**
+   * For a `resource` issuer: whether its tokens must come with a lineage record, made when a
+   * route with `mintIssuers` naming it delivered them (`required`: 401 lineage_unknown without
+   * one, parent_revoked once an ancestor is); `monitor` logs what `required` would refuse.
+   */
+  lineage: z.enum(['off', 'monitor', 'required']).default('off'),
 });
 
 // introspection: a route that asks the token's issuer whether the token is still active (RFC
@@ -201,6 +207,12 @@ const routeSchema = z.strictObject({
   issuers: z.array(id).min(1),
   scopes: z.array(z.string().min(1)).default([]),
   mintsTokens: z.boolean().default(false),
+  /**
+   * With mintsTokens: the `resource` issuers whose tokens this route's upstream mints. Its 2xx
+   * JSON token answers are read, each minted JWT verified under one of these issuers and checked
+   * against the presented token (lineage:), and recorded before it is delivered.
+   */
+  mintIssuers: z.array(id).default([]),
   allowDelegation: z.boolean().default(false),
   forwardToken: z.boolean().default(true),
   rewritePrefix: z.string().optional(),
@@ -573,6 +585,25 @@ const dpopSchema = z
   });
 
 /** The public origin clients put in a DPoP proof's `htu`: scheme, host and port only. */
+// lineage: what a minting route's answers must respect, and how much of an answer is read.
+const lineageSchema = z.strictObject({
+  /**
+   * How many minted generations a token may be from its identity-provider root: 1 (the default)
+   * means a minted token is never a parent. More needs a minting route that names a resource
+   * issuer in `issuers`, a chain the configuration spells out.
+   */
+  maxDepth: z.number().int().min(1).max(5).default(1),
+  /** Token answers larger than this are not read (see README: what happens to them). */
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(64 * 1024),
+  /** A minted token's scopes must be a subset of the presented token's. */
+  scopesMustNarrow: z.boolean().default(true),
+});
+
 const publicOrigin = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).refine((u) => {
   const url = new URL(u);
   return (
@@ -630,6 +661,8 @@ export const configSchema = z.strictObject({
   signals: signalsSchema.optional(),
   /** DPoP proof checks (RFC 9449). */
   dpop: dpopSchema.prefault({}),
+  /** Token lineage on minting routes (routes' `mintIssuers`, issuers' `lineage`). */
+  lineage: lineageSchema.prefault({}),
   verification: z
     .strictObject({
       maxTokenBytes: z.number().int().min(256).max(65536).default(16384),
@@ -703,6 +736,8 @@ export type TransmitterConfig = SignalsConfig['transmitters'][string];
 export type ProtectionMode = z.infer<typeof protectionMode>;
 export type AdminConfig = Config['admin'];
 export type DpopConfig = Config['dpop'];
+export type LineageConfig = Config['lineage'];
+export type LineageSetting = IssuerConfig['lineage'];
 export type ListenConfig = Config['listen'];
 export type SenderConstraintSetting = RouteConfig['senderConstraint'];
 export type IntrospectionConfig = NonNullable<RouteConfig['introspection']>;

@@ -3,7 +3,14 @@ import { KeyRefetchPending } from '../keys/key-refetch.js';
 import { sendRefusal } from '../proxy/refusal-reply.js';
 import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
 import { AuthFailure } from '../verify/auth-failure.js';
-import { Authorization, authorize, confirmProof, type PipelineDeps, refuse } from './request-pipeline.js';
+import {
+  Authorization,
+  authorize,
+  confirmPending,
+  hasPending,
+  type PipelineDeps,
+  refuse,
+} from './request-pipeline.js';
 
 export interface AuthHookDeps extends PipelineDeps {
   /** The configuration generation in force (routes, verifier, protection); a reload replaces it. */
@@ -53,12 +60,13 @@ export function createAuthHook(deps: AuthHookDeps): onRequestHookHandler {
       sendRefusal(reply, refuse(err, authorization, request.raw, request.url, deps.events));
       return;
     }
-    if (authorization.pendingProof !== undefined) {
-      // A DPoP proof with the Redis store: its one shared replay check is the only await a
-      // request with a good token can meet. The listener's Authorization serves the next
-      // request meanwhile, so this one holds a copy.
+    if (hasPending(authorization)) {
+      // With the Redis store: a DPoP proof's one shared replay check, or the lineage lookup of a
+      // minted token this instance has not heard of yet, are the only awaits a request with a
+      // good token can meet. The listener's Authorization serves the next request meanwhile, so
+      // this one holds a copy.
       const held = authorization.held();
-      confirmProof(deps, held).then(
+      confirmPending(deps, held).then(
         () => admit(runtime, request, reply, done, held),
         (err: unknown) => {
           runtime.authenticating -= 1;

@@ -12,6 +12,7 @@ import type { RevocationService } from '../revocation/revocation-service.js';
 import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
 import type { SignalReceiver } from '../signals/signal-receiver.js';
 import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
+import { type LineageCheck, type PendingLineage } from '../verify/check-lineage.js';
 import { checkProvenance } from '../verify/check-provenance.js';
 import { checkRevocations } from '../verify/check-revocations.js';
 import { checkScopes } from '../verify/check-scopes.js';
@@ -45,6 +46,11 @@ export interface PipelineDeps {
    * DPoP request and binding route is refused token_not_bound: never let through unchecked.
    */
   readonly senderConstraint?: SenderConstraint | undefined;
+  /**
+   * Lineage of minted tokens (src/lineage/). Without it a token that needs a lineage record is
+   * refused lineage_unavailable: never let through unchecked.
+   */
+  readonly lineage?: LineageCheck | undefined;
 }
 
 /**
@@ -68,6 +74,11 @@ export class Authorization implements SenderConstraintState {
    * request still owes (await confirmProof before letting it through). Undefined otherwise.
    */
   pendingProof: PendingProof | undefined = undefined;
+  /**
+   * From the provenance step, with the Redis store: a minted token this instance's lineage
+   * mirror does not know yet, and the one store lookup it owes (confirmPending). Undefined otherwise.
+   */
+  pendingLineage: PendingLineage | undefined = undefined;
   /** Headers for the response to an admitted request (protection's, a new DPoP nonce). */
   headers: ResponseHeaders | undefined = undefined;
 
@@ -81,6 +92,7 @@ export class Authorization implements SenderConstraintState {
     copy.proof = undefined;
     copy.certificateHeaders = this.certificateHeaders;
     copy.pendingProof = this.pendingProof;
+    copy.pendingLineage = this.pendingLineage;
     copy.headers = this.headers;
     return copy;
   }
@@ -101,7 +113,9 @@ export class Authorization implements SenderConstraintState {
  *   5. verification      header, issuer, algorithm, key, signature, claims (verify-token.ts)   401
  *   6. sender constraint the token's binding held (DPoP proof, client certificate); routes and
  *                        issuers that ask for binding refuse unbound tokens   401 token_not_bound | dpop_* | certificate_*
- *   7. provenance        audience, issuer accepted here, delegation    401
+ *   7. provenance        audience, issuer accepted here, delegation; then the lineage of a
+ *                        minted token (its record, every ancestor still standing)
+ *                                                 401 lineage_unknown | parent_revoked, 503 lineage_unavailable
  *   8. revocations       token, session, subject, issuer; then what shared signals block   401
  *   9. protection        blocks, replay, rate limits, volume           401 token_blocked | subject_blocked, 429
  *  10. scopes            every scope the route requires                403 insufficient_scope
@@ -138,6 +152,7 @@ export function authorize(
   into.scheme = undefined;
   into.proof = undefined;
   into.pendingProof = undefined;
+  into.pendingLineage = undefined;
   into.headers = undefined;
   const protection = runtime.protection;
   const ip = admitSource(protection, raw);
@@ -149,6 +164,7 @@ export function authorize(
   const verified = verifyToken(runtime, deps, token, mayRefetch);
   const bound = checkSenderConstraint(deps.senderConstraint, verified, route, raw, url, into);
   checkProvenance(verified, route);
+  into.pendingLineage = checkLineage(deps.lineage, verified, route, deps.clock());
   checkRevocations(verified, deps.revocations.mirror, deps.clock());
   deps.signals?.check(verified, route.name, deps.clock());
   const admitted = admitToken(protection, verified, route, ip);
@@ -166,6 +182,22 @@ export function confirmProof(deps: PipelineDeps, into: Authorization): Promise<v
   const pending = into.pendingProof;
   if (pending === undefined || deps.senderConstraint === undefined) return Promise.resolve();
   return deps.senderConstraint.confirm(pending);
+}
+
+/**
+ * Everything authorize() left owed (`into.pendingLineage`, `into.pendingProof`): the lineage
+ * lookup of a minted token the mirror did not know, then the DPoP proof's replay check, so that a
+ * token refused for its lineage does not spend its proof. Rejects with AuthFailure.
+ */
+export async function confirmPending(deps: PipelineDeps, into: Authorization): Promise<void> {
+  const lineage = into.pendingLineage;
+  if (lineage !== undefined && deps.lineage !== undefined) await deps.lineage.confirm(lineage, deps.clock);
+  await confirmProof(deps, into);
+}
+
+/** Whether authorize() left anything owed (see confirmPending). */
+export function hasPending(into: Authorization): boolean {
+  return into.pendingProof !== undefined || into.pendingLineage !== undefined;
 }
 
 /**
@@ -191,7 +223,7 @@ export async function authorizeEventually(
       await err.settled;
     }
     verified ??= authorize(runtime, deps, raw, url, false, into);
-    await confirmProof(deps, into);
+    await confirmPending(deps, into);
     return verified;
   } finally {
     runtime.authenticating -= 1;
@@ -288,6 +320,23 @@ function checkSenderConstraint(
       'token_not_bound',
       tokenDetail(verified, 'sender constraints are not checked here'),
     );
+  return undefined;
+}
+
+/**
+ * Lineage, the last part of provenance: only on routes that accept a resource issuer with
+ * `lineage: monitor | required`. Without the checker nothing that needs a record may pass.
+ */
+function checkLineage(
+  checker: LineageCheck | undefined,
+  verified: VerifiedToken,
+  route: CompiledRoute,
+  nowMs: number,
+): PendingLineage | undefined {
+  if (route.lineage.size === 0) return undefined;
+  if (checker !== undefined) return checker.check(verified, route, nowMs);
+  if (route.lineage.get(verified.issuer.id) === 'required')
+    throw new AuthFailure('lineage_unavailable', tokenDetail(verified, 'lineage is not checked here'));
   return undefined;
 }
 

@@ -12,6 +12,7 @@ const LAYERS = [
   'store',
   'trust',
   'revocation',
+  'lineage',
   'verify',
   'observability',
   'signals',

@@ -12,6 +12,8 @@ function route(name: string, prefix: string): CompiledRoute {
     issuers: new Set(['enterprise']),
     scopes: [],
     mintsTokens: false,
+    mintIssuers: new Set(),
+    lineage: new Map(),
     allowDelegation: false,
     forwardToken: true,
     rewritePrefix: undefined,
