@@ -81,7 +81,9 @@ function lineageProblems(config: Config, route: RouteConfig, path: string, probl
     const issuer = config.issuers[id];
     if (issuer === undefined) problems.push(`${path}.mintIssuers.${j}: unknown issuer ${id}`);
     else if (issuer.role !== 'resource')
-      problems.push(`${path}.mintIssuers.${j}: ${id} has role ${issuer.role}; a route mints only resource tokens`);
+      problems.push(
+        `${path}.mintIssuers.${j}: ${id} has role ${issuer.role}; a route mints only resource tokens`,
+      );
   }
 }
 

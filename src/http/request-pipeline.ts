@@ -12,7 +12,7 @@ import type { RevocationService } from '../revocation/revocation-service.js';
 import type { GatewayRuntime } from '../runtime/gateway-runtime.js';
 import type { SignalReceiver } from '../signals/signal-receiver.js';
 import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
-import { type LineageCheck, type PendingLineage } from '../verify/check-lineage.js';
+import type { LineageCheck, PendingLineage } from '../verify/check-lineage.js';
 import { checkProvenance } from '../verify/check-provenance.js';
 import { checkRevocations } from '../verify/check-revocations.js';
 import { checkScopes } from '../verify/check-scopes.js';
