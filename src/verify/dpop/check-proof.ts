@@ -90,13 +90,14 @@ export function checkProof(
   if (!jwkFitsAlg(jwk, header.alg)) throw fail('dpop_proof_invalid', `jwk does not fit alg ${header.alg}`);
 
   const { jti, htm, iat } = claims;
+  // Normalised first, so that every later refusal names the htu the proof was made for.
+  if (typeof claims.htu !== 'string') throw fail('dpop_proof_invalid', 'htu missing');
+  htu = normalizeHtu(claims.htu);
+  if (htu === undefined) throw fail('dpop_proof_invalid', 'htu is not an http(s) URI');
   if (typeof jti !== 'string' || jti.length > MAX_JTI_LENGTH)
     throw fail('dpop_proof_invalid', 'jti missing or too long');
   if (typeof htm !== 'string' || htm !== request.method)
     throw fail('dpop_proof_invalid', 'htm is not the request method');
-  if (typeof claims.htu !== 'string') throw fail('dpop_proof_invalid', 'htu missing');
-  htu = normalizeHtu(claims.htu);
-  if (htu === undefined) throw fail('dpop_proof_invalid', 'htu is not an http(s) URI');
   const origin = settings.origin();
   const expected = origin === undefined ? undefined : requestHtu(origin, request.url);
   if (expected !== htu)

@@ -42,6 +42,11 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
     'signal_stream_down',
     'token_blocked',
     'subject_blocked',
+    'token_not_bound',
+    'dpop_key_mismatch',
+    'dpop_bound_as_bearer',
+    'certificate_required',
+    'certificate_mismatch',
   ],
   403: ['insufficient_scope', 'blocked_network', 'blocked_source'],
   429: ['rate_limited'],
@@ -52,10 +57,33 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
   504: ['upstream_timeout'],
 };
 
+// DPoP proof refusals are 401 too, with RFC 9449's own error codes (§7.1, §8).
+const DPOP_PROOF_401: Readonly<Record<string, string>> = {
+  dpop_proof_missing: 'invalid_dpop_proof',
+  dpop_proof_invalid: 'invalid_dpop_proof',
+  dpop_proof_replayed: 'invalid_dpop_proof',
+  dpop_nonce_required: 'use_dpop_nonce',
+};
+// Bearer and DPoP credentials at once (RFC 9449 §7.2); the replay store away under fail-closed.
+const DPOP_OTHER: Readonly<Record<string, number>> = {
+  ambiguous_credentials: 400,
+  dpop_replay_unavailable: 503,
+};
+
 const SEVERITIES = new Set(['critical', 'high', 'low']);
 
 test('the reason table is exactly the documented one, each reason with its status', () => {
-  const documented = Object.values(BY_STATUS).flat();
+  const documented = [
+    ...Object.values(BY_STATUS).flat(),
+    ...Object.keys(DPOP_PROOF_401),
+    ...Object.keys(DPOP_OTHER),
+  ];
+  for (const [reason, error] of Object.entries(DPOP_PROOF_401)) {
+    assert.equal(REASONS[reason as Reason].status, 401, reason);
+    assert.equal(REASONS[reason as Reason].error, error, reason);
+  }
+  for (const [reason, status] of Object.entries(DPOP_OTHER))
+    assert.equal(REASONS[reason as Reason].status, status, reason);
   assert.deepEqual([...REASON_CODES].sort(), [...documented].sort());
   for (const [status, reasons] of Object.entries(BY_STATUS)) {
     for (const reason of reasons) assert.equal(REASONS[reason].status, Number(status), reason);
@@ -111,11 +139,18 @@ test('forbidden_header is always critical', () => {
   assert.equal(severityOf('forbidden_header'), 'critical');
 });
 
+test("dpop_key_mismatch is critical when the proof verified under its own key: a stolen token with the thief's key", () => {
+  assert.equal(severityOf('dpop_key_mismatch', { signatureValid: true }), 'critical');
+  assert.equal(severityOf('dpop_key_mismatch', { signatureValid: 'unchecked' }), 'high');
+  assert.equal(severityOf('dpop_key_mismatch'), 'high');
+});
+
 test('facts never raise a reason they do not concern', () => {
   const raisers: ReadonlySet<Reason> = new Set([
     ...KEY_STEP_REASONS,
     'alg_not_allowed',
     'resource_minted_token',
+    'dpop_key_mismatch',
   ]);
   const facts = { signatureValid: true, alg: 'none', routeMintsTokens: true } as const;
   for (const reason of REASON_CODES) {
