@@ -25,6 +25,8 @@ usage:
                                                                              (development only)
   provgate token mint --key PRIVATE_JWK --iss ISS --sub SUB [--aud AUD] [--scp "A B"] [--tid T]
                       [--ttl SECONDS] [--claim name=value ...]               (development only)
+  provgate dpop proof --key PRIVATE_JWK --method GET --url URL [--access-token T] [--nonce N]
+  provgate dpop jkt --key PRIVATE_JWK                      (the key's cnf.jkt; development only)
 
 --config defaults to config/gateway.yaml. Commands that call the admin API send the operator token
 of --token-file FILE, else $PROVGATE_ADMIN_TOKEN, else (without admin.operators) admin.token.`;
@@ -42,6 +44,9 @@ const OPTIONS = {
   by: { type: 'string' },
   'token-file': { type: 'string' },
   alg: { type: 'string' },
+  method: { type: 'string' },
+  'access-token': { type: 'string' },
+  nonce: { type: 'string' },
   out: { type: 'string' },
   key: { type: 'string' },
   iss: { type: 'string' },
@@ -125,6 +130,14 @@ async function main(argv: string[]): Promise<void> {
     case 'token':
       if (sub !== 'mint') throw new CliError('usage: provgate token mint --key FILE ...');
       return (await import('./cli/dev-commands.js')).tokenMintCommand(values, out);
+    case 'dpop': {
+      const dpop = await import('./cli/dpop-commands.js');
+      if (sub === 'proof') return dpop.dpopProofCommand(values, out);
+      if (sub === 'jkt') return dpop.dpopJktCommand(values, out);
+      throw new CliError(
+        'usage: provgate dpop proof --key FILE --method GET --url URL | dpop jkt --key FILE',
+      );
+    }
     default:
       throw new CliError(`unknown command ${command}\n\n${USAGE}`);
   }

@@ -1,11 +1,13 @@
 // `npm start`: dev keys (generated once, git-ignored), the bundled mail API, the gateway in
 // front of it, and curl lines that show the provenance rule at work.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { loadConfigFile } from '../config/load-config.js';
 import { startGateway } from '../server.js';
 import { signSet, subjectFromText } from '../signals/sign-set.js';
-import { mintToken, readPrivateKey, writeDevKey } from './dev-keys.js';
+import { generateDevKey, mintToken, readPrivateKey, writeDevKey } from './dev-keys.js';
+import { jwkThumbprint } from './dpop-proof.js';
 import { buildMailApi } from './mail-api.js';
 
 const CONFIG = process.env.PROVGATE_CONFIG ?? 'config/gateway.yaml';
@@ -87,6 +89,30 @@ curl -si -X POST -H "Content-Type: application/secevent+jwt"${ssf.authorization 
    (or let the CLI sign and push one: node dist/src/cli.js signals send --config ${CONFIG} --event session-revoked --subject alice)
 `;
 
+  // DPoP: bob's token is bound to his client's key (cnf.jkt); each request needs a fresh proof
+  // by that key, which the CLI makes as the shell line runs (a proof lives for dpop.maxAgeSeconds).
+  const dpopKeyPath = join(keyDir, 'private', 'dpop-client.jwk.json');
+  if (!existsSync(dpopKeyPath)) {
+    const key = await generateDevKey('ES256', 'dpop-client');
+    await writeFile(dpopKeyPath, `${JSON.stringify(key.privateJwk, null, 2)}\n`, { mode: 0o600 });
+  }
+  const dpopKey = await readPrivateKey(dpopKeyPath);
+  const bound = await mintToken(await privateKey('enterprise', 'ent-2024'), {
+    iss: iss('enterprise'),
+    ...user,
+    sub: 'bob',
+    cnf: { jkt: await jwkThumbprint(dpopKey) },
+  });
+  const publicUrl = `${config.listen.publicOrigin ?? running.proxyUrl}/api/mail/messages`;
+  const dpopLines = `
+5. DPoP: a token bound to the client's key works only with a fresh proof by that key; the same proof again is refused (200, then 401 dpop_proof_replayed), and the token as Bearer is 401 dpop_bound_as_bearer:
+T='${bound}'
+P=$(node dist/src/cli.js dpop proof --key ${relative(process.cwd(), dpopKeyPath)} --method GET --url ${publicUrl} --access-token "$T")
+curl -si -H "Authorization: DPoP $T" -H "DPoP: $P" ${publicUrl}
+curl -si -H "Authorization: DPoP $T" -H "DPoP: $P" ${publicUrl}
+curl -si -H "Authorization: Bearer $T" ${publicUrl}
+`;
+
   const base = running.proxyUrl.replace('127.0.0.1', 'localhost');
   const curl = (token: string, path: string, method = 'GET') =>
     `curl -si ${method === 'GET' ? '' : `-X ${method} `}-H "Authorization: Bearer ${token}" ${base}${path}`;
@@ -101,8 +127,7 @@ ${curl(forged, '/api/mail/messages')}
 
 3. A token minted by the mail API, replayed to its own token endpoint (401 resource_minted_token):
 ${curl(owaToken, '/api/token', 'POST')}
-${pushLine}
-
+${pushLine}${dpopLines}
 Health: curl -s ${running.adminUrl}/readyz
 Stop with Ctrl-C.
 `);
