@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { AnomalyEvent, RefusalEvent } from '../observability/security-events.js';
 import { AuthFailure, type ResponseHeaders } from '../verify/auth-failure.js';
+import { replayIdentity } from '../verify/token-binding.js';
 import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import { AddressMatcher } from './address-matcher.js';
@@ -126,7 +127,12 @@ export class Protection {
     const now = this.clock();
     const mirror = this.blocks.mirror;
     if (mirror.size > 0) {
-      const block = mirror.token(token.fingerprint, now) ?? mirror.subject(subjectKey(token), now);
+      // The replay rule blocks a bound token's key or certificate (replayIdentity), not the token.
+      const bound = replayIdentity(token);
+      const block =
+        mirror.token(token.fingerprint, now) ??
+        (bound === token.fingerprint ? undefined : mirror.token(bound, now)) ??
+        mirror.subject(subjectKey(token), now);
       if (block !== undefined) throw blocked(token, block);
     }
     this.replay?.observe(token, address, now);

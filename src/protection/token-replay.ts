@@ -1,5 +1,6 @@
 import type { ProtectionConfig } from '../config/schema.js';
 import { AuthFailure } from '../verify/auth-failure.js';
+import { replayIdentity } from '../verify/token-binding.js';
 import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import type { AnomalyActions } from './anomaly-actions.js';
@@ -58,7 +59,8 @@ export class TokenReplay {
 
   /** Records the address; throws token_blocked (enforce) when it makes one address too many. */
   observe(token: VerifiedToken, address: string, now: number): void {
-    const fingerprint = token.fingerprint;
+    // A bound token's addresses are counted per key or certificate (token-binding.ts).
+    const fingerprint = replayIdentity(token);
     let sightings = this.tokens.get(fingerprint);
     if (sightings === undefined) {
       const exp = ((token.claims.exp ?? now / 1000) + token.issuer.clockSkewSeconds) * 1000;

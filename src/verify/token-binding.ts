@@ -1,3 +1,5 @@
+import type { VerifiedToken } from './verify-token.js';
+
 /** What a token is bound to (RFC 7800 `cnf`): a DPoP key's thumbprint, a certificate's, or both. */
 export interface TokenBinding {
   /** `cnf.jkt` (RFC 9449 §6.1): RFC 7638 SHA-256 thumbprint of the DPoP proof key. */
@@ -25,6 +27,18 @@ export function bindingOf(cnf: unknown): TokenBinding | string {
     return 'cnf["x5t#S256"] is not a base64url SHA-256 thumbprint';
   if (jkt === undefined && x5t === undefined) return 'cnf names neither jkt nor x5t#S256';
   return { jkt: jkt as string | undefined, x5t: x5t as string | undefined };
+}
+
+/**
+ * Whom a token's use is attributed to by the replay rule: the key or certificate it is bound
+ * to, else the token itself. A bound token is useless without its key, so what travels between
+ * addresses is the key (and a client's refreshed tokens are one key).
+ */
+export function replayIdentity(token: Pick<VerifiedToken, 'claims' | 'fingerprint'>): string {
+  const cnf = token.claims.cnf;
+  if (cnf === undefined) return token.fingerprint;
+  const binding = bindingOf(cnf);
+  return typeof binding === 'string' ? token.fingerprint : describeBinding(binding);
 }
 
 /** How the identity header and the events name a binding: `jkt:<thumbprint>`, `x5t:<thumbprint>`. */
