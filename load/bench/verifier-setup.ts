@@ -5,14 +5,21 @@ import { LOAD_AUDIENCE, LOAD_ISSUER } from '../setup/enterprise-claims.js';
 import type { SigningKey } from '../setup/signing-key.js';
 import type { GatewayModules } from './gateway-modules.js';
 
+/** `verification.cache` as a configuration file writes it. */
+export type BenchCache =
+  | { readonly enabled: false }
+  | { readonly maxEntries: number; readonly admission: 'first-sighting' | 'second-sighting' };
+
 /**
  * The gateway's TokenVerifier built the way the server builds it (config file, loadConfigFile,
- * compileConfig), with the verified-token cache off so that every call checks a signature.
+ * compileConfig); by default with the verified-token cache off, so that every call checks a
+ * signature.
  */
 export async function gatewayVerifier(
   m: GatewayModules,
   dir: string,
   keys: readonly SigningKey[],
+  cache: BenchCache = { enabled: false },
 ): Promise<TokenVerifier> {
   const jwks = join(dir, 'bench.jwks.json');
   writeFileSync(jwks, JSON.stringify({ keys: keys.map((k) => k.publicJwk) }));
@@ -35,7 +42,7 @@ export async function gatewayVerifier(
         issuers: ['enterprise'],
       },
     ],
-    verification: { cache: { enabled: false } },
+    verification: { cache },
   };
   // JSON is YAML: the same loader the server uses reads it.
   writeFileSync(path, JSON.stringify(config));

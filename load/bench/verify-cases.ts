@@ -1,14 +1,14 @@
 import { type KeyObject, verify } from 'node:crypto';
 import type { TokenVerifier } from '../../src/verify/verify-token.js';
 
-/** One way of verifying a list of tokens; returns how many verified (all must). */
-export type VerifyCase = (tokens: readonly string[]) => number;
+/** One way of verifying tokens[from..to); returns how many verified (all must). */
+export type VerifyCase = (tokens: readonly string[], from: number, to: number) => number;
 
 export function gatewayCase(verifier: TokenVerifier): VerifyCase {
-  return (tokens) => {
+  return (tokens, from, to) => {
     let ok = 0;
-    for (const token of tokens) {
-      verifier.verify(token);
+    for (let i = from; i < to; i++) {
+      verifier.verify(tokens[i]!);
       ok += 1;
     }
     return ok;
@@ -31,9 +31,9 @@ export function rawInputs(tokens: readonly string[]): RawInput[] {
 /** node:crypto verify with an imported KeyObject, synchronous: the platform's limit. */
 export function rawCase(key: KeyObject, alg: 'RS256' | 'ES256', inputs: readonly RawInput[]): VerifyCase {
   const options = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
-  return (tokens) => {
+  return (_tokens, from, to) => {
     let ok = 0;
-    for (let i = 0; i < tokens.length; i++) {
+    for (let i = from; i < to; i++) {
       const input = inputs[i]!;
       if (verify('sha256', input.data, options, input.signature)) ok += 1;
     }
@@ -41,16 +41,40 @@ export function rawCase(key: KeyObject, alg: 'RS256' | 'ES256', inputs: readonly
   };
 }
 
-/** Verifications per second over whole passes through the list, for at least `minSeconds`. */
-export function timeCase(run: VerifyCase, tokens: readonly string[], minSeconds: number): number {
-  let done = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < minSeconds) {
-    const ok = run(tokens);
-    if (ok !== tokens.length) throw new Error(`only ${ok} of ${tokens.length} tokens verified`);
-    done += ok;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+/** CPU time of this process (all threads: the collector's helpers count), in microseconds. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+// Tokens per slice: a few milliseconds of work, short enough that both sides of a pair see the
+// same machine, long enough that the CPU clock's resolution does not matter.
+const SLICE = 200;
+
+/**
+ * Verifications per CPU second of each case, measured side by side: the cases take turns on the
+ * same slice of tokens (the order reversed on every other turn), until each has run for at least
+ * `minSeconds` of CPU. CPU time, not wall time: on a shared machine the time other processes
+ * take the core from this one would otherwise be charged to whichever case was running.
+ */
+export function timeSideBySide(
+  cases: readonly VerifyCase[],
+  tokens: readonly string[],
+  minSeconds: number,
+): number[] {
+  const micros = cases.map(() => 0);
+  const done = cases.map(() => 0);
+  const order = cases.map((_, i) => i);
+  for (let turn = 0, from = 0; Math.min(...micros) < minSeconds * 1e6 || turn === 0; turn++) {
+    const to = Math.min(from + SLICE, tokens.length);
+    for (const i of turn % 2 === 0 ? order : [...order].reverse()) {
+      const start = cpuMicros();
+      const ok = cases[i]!(tokens, from, to);
+      micros[i]! += cpuMicros() - start;
+      if (ok !== to - from) throw new Error(`only ${ok} of ${to - from} tokens verified`);
+      done[i]! += ok;
+    }
+    from = to === tokens.length ? 0 : to;
   }
-  return done / elapsed;
+  return micros.map((us, i) => (done[i]! * 1e6) / us);
 }
