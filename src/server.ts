@@ -9,6 +9,9 @@ import { buildGateway, type Gateway } from './http/app.js';
 import { loadListenerTls } from './http/listener-tls.js';
 import { registerSenderConstraintMetrics } from './http/sender-constraint-metrics.js';
 import type { CompiledIssuer } from './keys/issuer-registry.js';
+import { createLineageStore } from './lineage/create-lineage-store.js';
+import { registerLineageMetrics } from './lineage/lineage-metrics.js';
+import { LineageService } from './lineage/lineage-service.js';
 import { createLogger } from './observability/logger.js';
 import { createMetricsRegistry } from './observability/metrics-registry.js';
 import { createObservability, type Observability } from './observability/observability.js';
@@ -29,6 +32,8 @@ import { RedisLink } from './store/redis-link.js';
 import { createTrustStore } from './trust/create-trust-store.js';
 import { TrustService } from './trust/trust-service.js';
 import { createProofReplay } from './verify/dpop/create-proof-replay.js';
+import { registerIntrospectionMetrics } from './verify/introspection/introspection-metrics.js';
+import { IntrospectionStats } from './verify/introspection/introspection-stats.js';
 
 export interface RunningGateway {
   readonly gateway: Gateway;
@@ -38,6 +43,8 @@ export interface RunningGateway {
   /** The configuration generation in force, and what a request arriving now is served under. */
   readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
+  /** Lineage records of minted tokens, shared by every instance with Redis. */
+  readonly lineage: LineageService;
   /** Key trust decisions (quarantine, trust, distrust), shared by every instance with Redis. */
   readonly trust: TrustService;
   /** The protection rules in force; undefined without a `protection:` section. */
@@ -89,6 +96,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
   });
   await trust.start();
   compiled.keySets.start(logger, trust);
+  // Introspection counters outlive a configuration generation: /metrics keeps counting.
+  const introspectionStats = new IntrospectionStats();
   const revocations = new RevocationService({
     store: createRevocationStore(config.store, link, logger),
     storeConfig: config.store,
@@ -97,6 +106,13 @@ export async function startGateway(configPath: string, options: StartOptions = {
     clockSkewSeconds: maxClockSkewSeconds(config),
   });
   await revocations.start(config.revocations);
+  const lineage = new LineageService({
+    store: createLineageStore(config.store, link, logger),
+    storeConfig: config.store,
+    logger,
+    clock,
+  });
+  await lineage.start();
   const observability = createObservability(config, compiled.routes, logger, clock, link?.client);
   // Same kind of store as revocations: memory for one process, Redis for every instance.
   const protection =
@@ -116,6 +132,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
       trust: trust.index,
       clock,
       protection,
+      introspectionStats,
+      logger,
     }),
   );
   const signalReceiver: SignalReceiver | undefined =
@@ -141,6 +159,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     stats: observability.stats,
     signals: signalReceiver,
     proofReplay,
+    lineage,
     tls: loadListenerTls(config.listen.tls, dirname(resolve(path))),
   });
   const reloader = new ConfigReloader({
@@ -149,6 +168,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     runtime,
     revocations,
     trust,
+    introspectionStats,
     stats: observability.stats,
     events: observability.events,
     logger,
@@ -170,6 +190,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
   });
   if (signalReceiver !== undefined) registerSignalMetrics(metrics, signalReceiver);
   registerSenderConstraintMetrics(metrics, gateway.senderConstraint);
+  registerIntrospectionMetrics(metrics, introspectionStats);
+  registerLineageMetrics(metrics, lineage);
   const admin = await buildAdminApp({
     runtime,
     revocations,
@@ -179,6 +201,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     watch: { observability, metrics, clock },
     signals: signalReceiver,
     trust,
+    lineage,
   });
   const adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
   const proxyUrl = await gateway.app.listen({ host: config.listen.host, port: config.listen.port });
@@ -196,6 +219,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     },
     runtime,
     revocations,
+    lineage,
     trust,
     get protection() {
       return runtime.current.protection;
@@ -224,15 +248,19 @@ export async function startGateway(configPath: string, options: StartOptions = {
         clearTimeout(timer);
         clearInterval(sweep);
       }
+      // Upgraded connections are no longer the server's: they end with their registry.
+      gateway.tunnels.stop();
       await admin.close();
       await observability.close();
       const last = runtime.current;
       // Every client connection is gone, and with it every request on these pools.
       await last.pools.close(1000);
+      await last.introspection?.close();
       last.compiled.keySets.stop();
       await last.protection?.stop();
       await signalReceiver?.stop();
       await revocations.stop();
+      await lineage.stop();
       await trust.stop();
       proofReplay.close();
       link?.close();

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { LineageService } from '../lineage/lineage-service.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { ReloadOutcome } from '../runtime/reload-config.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
@@ -11,6 +12,7 @@ import { registerHardening } from './admin-hardening.js';
 import { registerBlockRoutes } from './block-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerKeyTrustRoutes } from './key-trust-routes.js';
+import { registerLineageRoutes } from './lineage-routes.js';
 import { registerReloadRoute } from './reload-route.js';
 import { registerRevocationRoutes } from './revocation-routes.js';
 import { registerSignalsRoutes } from './signals-routes.js';
@@ -32,6 +34,8 @@ export interface AdminDeps {
   readonly signals?: SignalReceiver | undefined;
   /** Key trust decisions (GET /keys, POST /keys/:issuer/:kid/trust|distrust). */
   readonly trust?: TrustService | undefined;
+  /** GET /lineage/:issuer/:jti, and how many minted tokens a revocation took down. */
+  readonly lineage?: LineageService | undefined;
 }
 
 /** The admin listener: health for balancers, and the operator API and dashboard behind the guard. */
@@ -54,6 +58,10 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => registerRevocationRoutes(scope, { ...deps, guard }), {});
   await app.register(async (scope) => registerBlockRoutes(scope, { ...deps, guard }), {});
   await app.register(async (scope) => registerKeyTrustRoutes(scope, { ...deps, clock, guard }), {});
+  if (deps.lineage !== undefined) {
+    const lineage = deps.lineage;
+    await app.register(async (scope) => registerLineageRoutes(scope, { ...deps, lineage, clock, guard }), {});
+  }
   if (deps.signals !== undefined) {
     const signals = deps.signals;
     await app.register(async (scope) => registerSignalsRoutes(scope, { signals, guard }), {});

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { formatPath } from '../config/expand-env.js';
+import type { LineageService } from '../lineage/lineage-service.js';
 import { revocationRequestSchema } from '../revocation/revocation-request.js';
 import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
@@ -11,6 +12,8 @@ interface Deps {
   readonly runtime: RuntimeHolder;
   readonly revocations: RevocationService;
   readonly guard: AdminGuard;
+  /** Counts the minted tokens a revocation took down (their lineage reaches what it revokes). */
+  readonly lineage?: Pick<LineageService, 'reached'> | undefined;
 }
 
 /** POST/GET/DELETE /revocations. A 201 means the store has the record; nothing is acknowledged and dropped. */
@@ -51,7 +54,11 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: Deps): void
       // The channel, not who: the CLI notes itself as `cli:<user>`.
       source: by?.startsWith('cli:') ? 'cli' : 'api',
     });
-    return reply.code(created ? 201 : 200).send(record);
+    // Live minted tokens whose ancestor this revocation reaches: each is refused parent_revoked now.
+    const descendants = deps.lineage?.reached(spec);
+    return reply
+      .code(created ? 201 : 200)
+      .send(descendants === undefined ? record : { ...record, descendants });
   });
 
   app.get('/revocations', async () => ({ revocations: deps.revocations.list() }));

@@ -245,7 +245,11 @@ const upstreamsSchema = z.strictObject({
 // `by`: src/revocation/revocation-request.ts), and the stored record (RevocationSpec).
 const revocationText = z.string().min(1).max(512);
 const revocationExp = z.number().int().positive().optional();
-export const keyRevocationSchema = z.strictObject({ kind: z.literal('key'), issuer: id, kid: revocationText });
+export const keyRevocationSchema = z.strictObject({
+  kind: z.literal('key'),
+  issuer: id,
+  kid: revocationText,
+});
 export const tokenRevocationSchema = z.strictObject({
   kind: z.literal('token'),
   issuer: id,
@@ -258,7 +262,11 @@ export const subjectRevocationSchema = z.strictObject({
   sub: revocationText,
   before: instant,
 });
-export const issuerRevocationSchema = z.strictObject({ kind: z.literal('issuer'), issuer: id, before: instant });
+export const issuerRevocationSchema = z.strictObject({
+  kind: z.literal('issuer'),
+  issuer: id,
+  before: instant,
+});
 /** Tokens whose `sid` claim names this session: made from shared signals (src/signals/), not by hand. */
 export const sessionRevocationSchema = z.strictObject({
   kind: z.literal('session'),

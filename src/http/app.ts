@@ -12,13 +12,18 @@ import { prepareTlsSocket } from '../verify/client-certificate.js';
 import type { ProofReplayStore } from '../verify/dpop/proof-replay.js';
 import { createAuthHook } from './auth-hook.js';
 import { installHeaderLimit } from './header-limit.js';
+import { createLineageSteps } from './lineage-setup.js';
 import { httpsOptions, type ListenerTls } from './listener-tls.js';
 import { installOverloadGuard } from './overload-guard.js';
+import type { PipelineDeps } from './request-pipeline.js';
 import { createSenderConstraint } from './sender-constraint-setup.js';
 import { installUnreadBodyGuard } from './unread-body-guard.js';
+import { installUpgradeListener } from './upgrade-listener.js';
 import './fastify-augment.js';
+import type { LineageService } from '../lineage/lineage-service.js';
 import { registerProxyRoute } from '../proxy/proxy-route.js';
 import { sendRefusal } from '../proxy/refusal-reply.js';
+import { TunnelRegistry } from '../proxy/tunnel-registry.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../runtime/runtime-holder.js';
 import { exceptPushPath, registerSignalsRoute } from '../signals/push-route.js';
@@ -37,6 +42,8 @@ export interface GatewayDeps {
   readonly proofReplay?: ProofReplayStore | undefined;
   /** `listen.tls`, read by the caller (loadListenerTls): the proxy listener speaks TLS. */
   readonly tls?: ListenerTls | undefined;
+  /** Lineage of minted tokens: recorded on minting routes, checked where resource tokens are taken. */
+  readonly lineage?: LineageService | undefined;
 }
 
 export interface Gateway {
@@ -44,6 +51,8 @@ export interface Gateway {
   readonly events: SecurityEvents;
   /** DPoP proofs and certificate bindings: its outcome counters feed /metrics. */
   readonly senderConstraint: SenderConstraint;
+  /** Open upgraded connections, closed when their credential dies; stop() them at shutdown. */
+  readonly tunnels: TunnelRegistry;
 }
 
 /**
@@ -101,8 +110,9 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   });
   if (deps.stats !== undefined) app.addHook('onResponse', deps.stats.onResponse);
   installHeaderLimit(app, config.listen.maxRequestHeaders, events);
-  const authenticate = createAuthHook({
-    runtime,
+  const lineage = createLineageSteps(deps.lineage, { ...deps, runtime, events, clock });
+  // One set of steps for both ways in: the request hook and the upgrade listener.
+  const pipeline: PipelineDeps = {
     revocations: deps.revocations,
     events,
     clock,
@@ -110,7 +120,9 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
     stats: deps.stats,
     signals: deps.signals,
     senderConstraint,
-  });
+    lineage: lineage.check,
+  };
+  const authenticate = createAuthHook({ runtime, ...pipeline });
   // A transmitter's push carries a signed SET, not a bearer token: that one path skips the hook.
   const signals = deps.signals;
   app.addHook(
@@ -135,6 +147,8 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   // Before the catch-all proxy route: the push path is the receiver's, never an upstream's.
   if (signals !== undefined)
     await registerSignalsRoute(app, signals, (raw) => runtime.current.protection?.admitSource(raw));
-  registerProxyRoute(app);
-  return { app, events, senderConstraint };
+  registerProxyRoute(app, lineage.recorder);
+  const tunnels = new TunnelRegistry({ mirror: deps.revocations.mirror, events, clock });
+  installUpgradeListener(app.server, { runtime, pipeline, tunnels, logger: deps.logger });
+  return { app, events, senderConstraint, tunnels };
 }

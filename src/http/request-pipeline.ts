@@ -23,12 +23,14 @@ import type {
 } from '../verify/check-sender-constraint.js';
 import { type CredentialScheme, readCredentials } from '../verify/extract-bearer.js';
 import { tokenFingerprint } from '../verify/fingerprint.js';
+import type { Introspector } from '../verify/introspection/introspector.js';
 import { REASONS, severityOf } from '../verify/reasons.js';
 import { tokenDetail } from '../verify/token-detail.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
 
 /** What the steps read of a configuration generation. */
-export type PipelineRuntime = Pick<GatewayRuntime, 'matcher' | 'verifier' | 'protection'>;
+export type PipelineRuntime = Pick<GatewayRuntime, 'matcher' | 'verifier' | 'protection'> &
+  Partial<Pick<GatewayRuntime, 'introspection'>>;
 
 export interface PipelineDeps {
   /** Staleness and the mirror: the revocation service's request-path side. */
@@ -79,6 +81,11 @@ export class Authorization implements SenderConstraintState {
    * mirror does not know yet, and the one store lookup it owes (confirmPending). Undefined otherwise.
    */
   pendingLineage: PendingLineage | undefined = undefined;
+  /**
+   * From the last step, on a route with `introspection:`: the question to the token's issuer this
+   * request still owes (confirmPending asks it, after everything else). Undefined otherwise.
+   */
+  pendingIntrospection: PendingIntrospection | undefined = undefined;
   /** Headers for the response to an admitted request (protection's, a new DPoP nonce). */
   headers: ResponseHeaders | undefined = undefined;
 
@@ -93,6 +100,7 @@ export class Authorization implements SenderConstraintState {
     copy.certificateHeaders = this.certificateHeaders;
     copy.pendingProof = this.pendingProof;
     copy.pendingLineage = this.pendingLineage;
+    copy.pendingIntrospection = this.pendingIntrospection;
     copy.headers = this.headers;
     return copy;
   }
@@ -119,6 +127,8 @@ export class Authorization implements SenderConstraintState {
  *   8. revocations       token, session, subject, issuer; then what shared signals block   401
  *   9. protection        blocks, replay, rate limits, volume           401 token_blocked | subject_blocked, 429
  *  10. scopes            every scope the route requires                403 insufficient_scope
+ *  11. introspection     routes with `introspection:` ask the issuer whether the token is live,
+ *                        after everything else (confirmPending)   401 token_inactive, 503 introspection_unavailable
  *
  * Why in this order: a denied source costs nothing more than its address. Staleness comes before
  * any token work, since under fail-closed no request can be served (one without a token gets the
@@ -153,6 +163,7 @@ export function authorize(
   into.proof = undefined;
   into.pendingProof = undefined;
   into.pendingLineage = undefined;
+  into.pendingIntrospection = undefined;
   into.headers = undefined;
   const protection = runtime.protection;
   const ip = admitSource(protection, raw);
@@ -169,6 +180,7 @@ export function authorize(
   deps.signals?.check(verified, route.name, deps.clock());
   const admitted = admitToken(protection, verified, route, ip);
   checkScopes(verified, route);
+  into.pendingIntrospection = introspectionFor(runtime, route, verified);
   into.headers = bound === undefined ? admitted : admitted === undefined ? bound : { ...admitted, ...bound };
   return verified;
 }
@@ -193,11 +205,35 @@ export async function confirmPending(deps: PipelineDeps, into: Authorization): P
   const lineage = into.pendingLineage;
   if (lineage !== undefined && deps.lineage !== undefined) await deps.lineage.confirm(lineage, deps.clock);
   await confirmProof(deps, into);
+  // Last: the issuer is asked only about a token that passed every local check (RFC 7662).
+  const introspection = into.pendingIntrospection;
+  if (introspection !== undefined)
+    await introspection.introspector.check(introspection.verified, into.token!);
 }
 
 /** Whether authorize() left anything owed (see confirmPending). */
 export function hasPending(into: Authorization): boolean {
-  return into.pendingProof !== undefined || into.pendingLineage !== undefined;
+  return (
+    into.pendingProof !== undefined ||
+    into.pendingLineage !== undefined ||
+    into.pendingIntrospection !== undefined
+  );
+}
+
+/** An introspection step still owed: the route's introspector and the token it asks about. */
+export interface PendingIntrospection {
+  readonly introspector: Introspector;
+  readonly verified: VerifiedToken;
+}
+
+/** Introspection: only routes that ask; allocates only there (the step does I/O anyway). */
+function introspectionFor(
+  runtime: PipelineRuntime,
+  route: CompiledRoute,
+  verified: VerifiedToken,
+): PendingIntrospection | undefined {
+  const introspector = runtime.introspection?.forRoute(route);
+  return introspector === undefined ? undefined : { introspector, verified };
 }
 
 /**

@@ -1,7 +1,8 @@
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { Config } from '../config/schema.js';
-import { connect, type RedisClient } from '../store/redis-link.js';
+import { connect } from '../store/redis-link.js';
 import { eventStreamKey, RedisEventStream } from './event-stream.js';
 import { RateHistory } from './rate-history.js';
 import { RecentEvents } from './recent-events.js';
@@ -24,8 +25,8 @@ export function createObservability(
   routes: readonly CompiledRoute[],
   logger: Logger,
   clock: () => number,
-  /** The process's shared store connection (Redis store): the stream writes on it. */
-  redis?: RedisClient,
+  /** The process's shared store connection (its owner closes it); else the stream opens its own. */
+  client?: Redis | Cluster,
 ): Observability {
   const events = new SecurityEvents(logger);
   const stats = new RequestStats(routes);
@@ -34,12 +35,12 @@ export function createObservability(
   const stream =
     config.store.kind === 'redis'
       ? new RedisEventStream(
-          redis ?? connect(config.store),
+          client ?? connect(config.store),
           {
-            ownsClient: redis === undefined,
             key: eventStreamKey(config.store.prefix),
             maxLength: config.events.streamMaxLength,
             maxBytes: config.events.streamMaxBytes,
+            ownsClient: client === undefined,
           },
           logger,
         )
@@ -53,6 +54,7 @@ export function createObservability(
   events.onRefusal(record);
   events.onAnomaly(record);
   events.onAdmin(record);
+  events.onTunnel(record);
   rates.start();
   return {
     events,

@@ -64,14 +64,29 @@ export interface AdminEvent {
 
 export type AdminListener = (event: AdminEvent) => void;
 
+/**
+ * An open tunnel (a WebSocket, say) closed by the gateway because the credential that opened it
+ * died: its token expired, or its key, token, session, subject or issuer was revoked (`reason`,
+ * a reason code). Names the token as a refusal does, never contains it.
+ */
+export interface TunnelEvent {
+  readonly event: 'tunnel.closed';
+  readonly reason: Reason;
+  readonly severity: Severity;
+  readonly [field: string]: unknown;
+}
+
+export type TunnelListener = (event: TunnelEvent) => void;
+
 /** Everything that reaches the security-event stream. */
-export type SecurityEventRecord = RefusalEvent | AnomalyEvent | AdminEvent;
+export type SecurityEventRecord = RefusalEvent | AnomalyEvent | AdminEvent | TunnelEvent;
 
 /** Writes every refusal to the log, and hands it to listeners (counters, blocking, streams). */
 export class SecurityEvents {
   private readonly listeners: RefusalListener[] = [];
   private readonly anomalyListeners: AnomalyListener[] = [];
   private readonly adminListeners: AdminListener[] = [];
+  private readonly tunnelListeners: TunnelListener[] = [];
 
   constructor(private readonly logger: Logger) {}
 
@@ -85,6 +100,19 @@ export class SecurityEvents {
 
   onAdmin(listener: AdminListener): void {
     this.adminListeners.push(listener);
+  }
+
+  onTunnel(listener: TunnelListener): void {
+    this.tunnelListeners.push(listener);
+  }
+
+  /** Logs a tunnel the gateway closed, and hands the event on. */
+  tunnelClosed(tunnel: TunnelEvent): void {
+    const event = boundStrings(tunnel);
+    const message = `tunnel closed: ${event.reason}`;
+    if (event.severity === 'low') this.logger.info(event, message);
+    else this.logger.warn(event, message);
+    for (const listener of this.tunnelListeners) listener(event);
   }
 
   /** Hands an admin event to the listeners; its log line is written by the admin listener. */

@@ -3,7 +3,13 @@ import { refusalOf } from './refusal-reply.js';
 import { bodyUnread } from './unread-body.js';
 
 /** The refusals the proxy leg itself gives once the request is authorised. */
-export type LegReason = 'upstream_unavailable' | 'upstream_timeout' | 'upstream_busy' | 'body_timeout';
+export type LegReason =
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'upstream_busy'
+  | 'body_timeout'
+  | 'mint_refused'
+  | 'lineage_unavailable';
 
 /**
  * Writes a refusal on the raw response (the leg has taken the reply from Fastify), in the same

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Dispatcher } from 'undici';
 import type { VerifiedToken } from '../verify/verify-token.js';
 import { type LegReason, writeLegRefusal } from './leg-refusal.js';
+import type { ResponseCapture } from './mint-capture.js';
 import { upstreamRequestHeaders } from './request-headers.js';
 import { clientResponseHeaders } from './response-headers.js';
 import { bodyUnread } from './unread-body.js';
@@ -17,6 +18,7 @@ export interface LegLogger {
 const WAITING = 0; // nothing sent to the client yet
 const STREAMING = 1; // the upstream's status and headers are out; its body follows
 const REFUSED = 2; // the leg answered by itself (time-out, stalled body, upstream failure)
+const CAPTURING = 3; // a capture holds the answer (a minting route's token answer: mint-capture.ts)
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
@@ -46,6 +48,7 @@ export function forward(
   target: UpstreamTarget,
   auth: VerifiedToken | null,
   log: LegLogger,
+  capture?: ResponseCapture,
 ): void {
   const pool = target.pool;
   if (pool.busy) {
@@ -54,7 +57,7 @@ export function forward(
     return;
   }
   const hasBody = bodyUnread(req);
-  const exchange = new Exchange(req, res, target, log, hasBody);
+  const exchange = new Exchange(req, res, target, log, hasBody, capture);
   pool.inFlight += 1;
   pool.dispatcher.dispatch(
     {
@@ -89,6 +92,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly target: UpstreamTarget,
     private readonly log: LegLogger,
     private readonly hasBody: boolean,
+    private readonly capture: ResponseCapture | undefined,
   ) {
     // From authorisation to the upstream's response headers: the wait for a connection, the
     // upload and the upstream's own time all count (undici's time-outs start later).
@@ -125,6 +129,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     clientResponseHeaders(headers, this.target.location);
     // The upstream answered before the whole body arrived: this connection cannot be reused.
     if (bodyUnread(this.req)) headers.connection = 'close';
+    // Nothing of it is sent until the capture has read it all and decided.
+    if (this.capture?.begin(statusCode, headers) === true) {
+      this.state = CAPTURING;
+      return;
+    }
     try {
       this.res.writeHead(statusCode, headers);
     } catch (err) {
@@ -138,6 +147,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.state === CAPTURING) {
+      const step = this.capture!.data(chunk);
+      if (step === 'stream') this.state = STREAMING;
+      else if (step === 'refused') {
+        this.state = REFUSED;
+        this.abort(new Error('answer refused by its capture'));
+      }
+      return;
+    }
     if (this.state !== STREAMING) return;
     if (!this.res.write(chunk)) {
       controller.pause();
@@ -149,6 +167,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.finish();
     if (this.state === STREAMING) this.res.end();
+    else if (this.state === CAPTURING) this.capture!.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {

@@ -15,6 +15,24 @@ export class RevocationMirror {
   private subjects = new Map<string, number>();
   private issuers = new Map<string, number>();
   private sessions = new Map<string, number | undefined>();
+  private readonly listeners: (() => void)[] = [];
+
+  /**
+   * Calls `listener` after every change (a record applied, removed or expired, a reload): for
+   * what must react to a revocation at once rather than at the next request (open tunnels).
+   * Returns the unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at !== -1) this.listeners.splice(at, 1);
+    };
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
 
   get size(): number {
     return this.records.size;
@@ -32,11 +50,13 @@ export class RevocationMirror {
     this.records = new Map();
     for (const record of records) this.records.set(record.id, record);
     this.rebuild();
+    this.changed();
   }
 
   apply(record: RevocationRecord): void {
     this.records.set(record.id, record);
     this.index(record);
+    this.changed();
   }
 
   remove(id: string): boolean {
@@ -44,6 +64,7 @@ export class RevocationMirror {
     if (record === undefined) return false;
     this.records.delete(id);
     this.unindex(record);
+    this.changed();
     return true;
   }
 

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { TrustIndex } from '../keys/trust-index.js';
 import type { Protection } from '../protection/protection.js';
@@ -5,6 +6,8 @@ import { RouteMatcher } from '../proxy/match-route.js';
 import { UpstreamPools } from '../proxy/upstream-pools.js';
 import { type UpstreamTarget, upstreamTargetOf } from '../proxy/upstream-route.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
+import { IntrospectionStats } from '../verify/introspection/introspection-stats.js';
+import { RouteIntrospection } from '../verify/introspection/route-introspection.js';
 import { TokenVerifier } from '../verify/verify-token.js';
 import type { CompiledConfig } from './compile-config.js';
 
@@ -23,6 +26,8 @@ export interface GatewayRuntime {
   readonly protection: Protection | undefined;
   /** The key trust decisions every generation reads (src/trust/); undefined when none are kept. */
   readonly trust: TrustIndex | undefined;
+  /** The routes' introspection steps (RFC 7662); undefined when no route asks. Closed when retired. */
+  readonly introspection: RouteIntrospection | undefined;
   /** Where each route of this generation sends its requests. */
   readonly upstreams: ReadonlyMap<CompiledRoute, UpstreamTarget>;
   /** This generation's keep-alive pools, one per upstream origin; closed when it is retired. */
@@ -42,6 +47,10 @@ export interface RuntimeDeps {
   readonly trust?: TrustIndex | undefined;
   readonly clock: () => number;
   readonly protection: Protection | undefined;
+  /** Introspection counters that outlive a generation (/metrics); a fresh set when omitted. */
+  readonly introspectionStats?: IntrospectionStats | undefined;
+  /** Where the introspection steps say an endpoint went away or came back. */
+  readonly logger?: Logger | undefined;
 }
 
 /** No I/O: key sets are loaded by compileConfig, protection is started by its owner. */
@@ -66,6 +75,14 @@ export function createRuntime(compiled: CompiledConfig, deps: RuntimeDeps): Gate
     verifier,
     protection: deps.protection,
     trust: deps.trust,
+    // Built without I/O: an endpoint (or its discovery document) is first asked by a request.
+    introspection: config.routes.some((r) => r.introspection !== undefined)
+      ? new RouteIntrospection(config, compiled.routes, {
+          clock: deps.clock,
+          logger: deps.logger,
+          stats: deps.introspectionStats ?? new IntrospectionStats(),
+        })
+      : undefined,
     upstreams: new Map(compiled.routes.map((route) => [route, upstreamTargetOf(route, pools)])),
     pools,
     authenticating: 0,

@@ -9,6 +9,7 @@ import type { SecurityEvents } from '../observability/security-events.js';
 import type { Protection } from '../protection/protection.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import type { RedisLink } from '../store/redis-link.js';
+import type { IntrospectionStats } from '../verify/introspection/introspection-stats.js';
 import { carryOverKeySets } from './carry-key-sets.js';
 import { type CompiledConfig, compileConfig, withLoadProblems } from './compile-config.js';
 import { createRuntime, type GatewayRuntime } from './gateway-runtime.js';
@@ -40,6 +41,8 @@ export interface ReloaderDeps {
   readonly revocations: RevocationService;
   /** Key trust decisions: the new generation's key sets are screened against them. */
   readonly trust?: KeyTrustHost | undefined;
+  /** Introspection counters shared by every generation (/metrics). */
+  readonly introspectionStats?: IntrospectionStats | undefined;
   readonly stats: RequestStats;
   readonly events: SecurityEvents;
   readonly logger: Logger;
@@ -161,6 +164,8 @@ export class ConfigReloader {
       trust: this.deps.trust?.index,
       clock: this.deps.clock,
       protection,
+      introspectionStats: this.deps.introspectionStats,
+      logger,
     });
     // The swap: from here every new request is served under the new configuration.
     holder.swap(next);
@@ -234,8 +239,13 @@ export class ConfigReloader {
       // download keeps its connection to the end; the close is not awaited, so a shutdown is not
       // held up by it).
       previous.pools.close().catch((err: unknown) => {
-        this.deps.logger.error({ event: 'config.retire_failed', err }, 'closing the old upstream pools failed');
+        this.deps.logger.error(
+          { event: 'config.retire_failed', err },
+          'closing the old upstream pools failed',
+        );
       });
+      // No request of it is authenticating any more, so none waits on an introspection answer.
+      previous.introspection?.close().catch(() => {});
       if (!protectionKept) await previous.protection?.stop();
       this.deps.logger.debug(
         { event: 'config.retired', generation: previous.generation },

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { CompiledRoute } from '../config/compile-routes.js';
 import type { IssuerRegistry } from '../keys/issuer-registry.js';
-import { keyStateOf } from '../keys/key-state.js';
 import type { TrustIndex } from '../keys/trust-index.js';
-import type { AncestorFacts, LineageRecord } from '../lineage/lineage-record.js';
+import type { LineageRecord } from '../lineage/lineage-record.js';
 import type { LineageService } from '../lineage/lineage-service.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { StoreUnavailableError } from '../store/store-unavailable-error.js';
+import { ancestorRule } from './ancestor-standing.js';
 import { AuthFailure } from './auth-failure.js';
 import type { Reason } from './reasons.js';
 import { tokenDetail } from './token-detail.js';
@@ -130,7 +130,13 @@ export class LineageCheck {
     const ancestors = record.ancestors;
     for (let i = 0; i < ancestors.length; i++) {
       const ancestor = ancestors[i]!;
-      const rule = this.ancestorRule(ancestor, nowMs);
+      const rule = ancestorRule(
+        ancestor,
+        this.deps.revocations,
+        this.deps.registry(),
+        this.deps.trust?.(),
+        nowMs,
+      );
       if (rule === undefined) continue;
       this.refuse(
         mode,
@@ -142,34 +148,6 @@ export class LineageCheck {
       );
       return;
     }
-  }
-
-  /** Why this ancestor no longer stands, or undefined while it does. */
-  private ancestorRule(a: AncestorFacts, nowMs: number): string | undefined {
-    const revocations = this.deps.revocations;
-    if (a.jti !== undefined && revocations.isTokenRevoked(a.issuer, a.jti, nowMs)) return 'token_revoked';
-    if (a.sid !== undefined && revocations.isSessionRevoked(a.issuer, a.sid, nowMs)) return 'session_revoked';
-    const subjectBefore = revocations.subjectRevokedBefore(a.issuer, a.sub);
-    if (subjectBefore !== undefined && a.iat < subjectBefore) return 'subject_revoked';
-    const issuerBefore = revocations.issuerRevokedBefore(a.issuer);
-    if (issuerBefore !== undefined && a.iat < issuerBefore) return 'issuer_revoked';
-    const issuer = this.deps.registry().byId.get(a.issuer);
-    if (issuer === undefined) return 'issuer_unknown';
-    const key = issuer.keys.byKid.get(a.kid);
-    // Gone from the set, or the kid now names other key material: the key that signed it is gone.
-    if (key === undefined || key.thumbprint !== a.keyThumbprint) return 'key_unknown';
-    const index = this.deps.trust?.();
-    const state = keyStateOf(
-      key,
-      revocations,
-      nowMs,
-      index === undefined ? undefined : { index, policy: issuer.trust },
-    );
-    if (state === 'revoked') return 'key_revoked';
-    if (state === 'inactive') return 'key_inactive';
-    if (state === 'quarantined') return 'key_quarantined';
-    if ((a.exp + issuer.clockSkewSeconds) * 1000 <= nowMs) return 'parent_expired';
-    return undefined;
   }
 
   private refuse(

@@ -85,8 +85,9 @@ export async function startIntrospectionStub(issuer: string, keys: JWK[] = []): 
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
       return;
     }
-    const json = (doc: unknown) =>
+    const json = (doc: unknown): void => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    };
     const claims = payloadOf(token);
     const active = {
       active: true,

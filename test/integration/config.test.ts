@@ -11,11 +11,7 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import { jwksOf } from '../../src/demo/dev-keys.js';
-import {
-  type CompiledConfig,
-  compileConfig,
-  compileConfigFile,
-} from '../../src/runtime/compile-config.js';
+import { type CompiledConfig, compileConfig, compileConfigFile } from '../../src/runtime/compile-config.js';
 import { type KeyRing, keyRing, referenceConfig, tempDir } from '../helpers/gateway-fixture.js';
 
 const run = promisify(execFile);
@@ -233,7 +229,7 @@ describe('one problem per line, naming its path', () => {
       `issuers.consumer.keys.file: no such file ${join(dir, 'nope.jwks.json')}`,
       'revocations.subjects.0.issuer: unknown issuer ghost',
       'routes.0.issuers.1: unknown issuer nobody',
-      'routes.1.issuers.0: owa has role resource; a token-minting route never accepts a resource-minted token',
+      'routes.1.issuers.0: owa has role resource; a token-minting route never accepts a resource-minted token (unless lineage.maxDepth allows chains)',
       'routes.2.name: duplicate route name mail',
     ]);
   });
@@ -343,7 +339,7 @@ describe('provgate check-config', () => {
     for (const expected of [
       `issuers.consumer.keys.file: no such file ${join(dir, 'keys/missing.jwks.json')}`,
       'routes.0.issuers.1: unknown issuer nobody',
-      'routes.1.issuers.1: owa has role resource; a token-minting route never accepts a resource-minted token',
+      'routes.1.issuers.1: owa has role resource; a token-minting route never accepts a resource-minted token (unless lineage.maxDepth allows chains)',
     ]) {
       assert.ok(lines.includes(expected), `no line "${expected}" in:\n${lines.join('\n')}`);
     }

@@ -106,7 +106,7 @@ test('the same common set without shared: true does not load: its unbound key wo
     assert.ok(err instanceof ConfigError);
     assert.ok(
       err.problems.some((p) =>
-        /key common-unbound is also enterprise's key common-unbound; a key speaks for one issuer only/.test(
+        /key common-unbound is also (enterprise|consumer)'s key common-unbound; a key speaks for one issuer only/.test(
           p,
         ),
       ),

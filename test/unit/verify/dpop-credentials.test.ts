@@ -3,7 +3,7 @@
 // duplicate DPoP headers with a comma in `headers`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AuthFailure } from '../../../src/verify/auth-failure.js';
+import type { AuthFailure } from '../../../src/verify/auth-failure.js';
 import {
   CLIENT_CERT,
   CLIENT_CERT_CHAIN,

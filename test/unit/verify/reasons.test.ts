@@ -23,6 +23,8 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
     'key_issuer_mismatch',
     'key_inactive',
     'key_revoked',
+    'key_quarantined',
+    'key_not_pinned',
     'bad_signature',
     'token_expired',
     'token_not_yet_valid',
@@ -34,7 +36,10 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
     'issuer_not_accepted',
     'resource_minted_token',
     'delegation_not_allowed',
+    'lineage_unknown',
+    'parent_revoked',
     'token_revoked',
+    'token_inactive',
     'subject_revoked',
     'issuer_revoked',
     'session_revoked',
@@ -47,13 +52,22 @@ const BY_STATUS: Record<number, readonly Reason[]> = {
     'dpop_bound_as_bearer',
     'certificate_required',
     'certificate_mismatch',
+    'sign_in_failed',
   ],
-  403: ['insufficient_scope', 'blocked_network', 'blocked_source'],
+  403: ['insufficient_scope', 'insufficient_role', 'host_not_allowed', 'blocked_network', 'blocked_source'],
+  408: ['body_timeout'],
   429: ['rate_limited'],
   431: ['too_many_headers'],
-  503: ['keys_unavailable', 'revocation_state_stale', 'overloaded'],
+  503: [
+    'keys_unavailable',
+    'revocation_state_stale',
+    'lineage_unavailable',
+    'introspection_unavailable',
+    'overloaded',
+    'upstream_busy',
+  ],
   404: ['no_route'],
-  502: ['upstream_unavailable'],
+  502: ['upstream_unavailable', 'mint_refused'],
   504: ['upstream_timeout'],
 };
 
@@ -102,13 +116,20 @@ test('every reason has an error code and a base severity', () => {
 test('token refusals say invalid_token, scopes say insufficient_scope, no route says not_found', () => {
   for (const reason of BY_STATUS[401]!) assert.equal(REASONS[reason].error, 'invalid_token', reason);
   assert.equal(REASONS.insufficient_scope.error, 'insufficient_scope');
+  assert.equal(REASONS.insufficient_role.error, 'insufficient_scope');
   assert.equal(REASONS.no_route.error, 'not_found');
   for (const reason of ['blocked_network', 'blocked_source'] as const)
     assert.notEqual(REASONS[reason].error, 'insufficient_scope');
 });
 
 test('key-step refusals are critical only when the signature verified under the named key', () => {
-  assert.deepEqual([...KEY_STEP_REASONS].sort(), ['key_inactive', 'key_issuer_mismatch', 'key_revoked']);
+  assert.deepEqual([...KEY_STEP_REASONS].sort(), [
+    'key_inactive',
+    'key_issuer_mismatch',
+    'key_not_pinned',
+    'key_quarantined',
+    'key_revoked',
+  ]);
   for (const reason of KEY_STEP_REASONS) {
     assert.equal(severityOf(reason, { signatureValid: true }), 'critical', reason);
     assert.equal(severityOf(reason, { signatureValid: false }), 'high', reason);
