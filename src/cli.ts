@@ -18,6 +18,9 @@ usage:
   provgate blocks list [--config FILE]
   provgate unblock ID [--config FILE]
   provgate events tail [--severity low|high|critical] [--since 1h|RFC3339] [--config FILE]
+  provgate keys list [--config FILE]
+  provgate keys trust|distrust --issuer ID --kid KID [--thumbprint T] [--reason TEXT] [--config FILE]
+  provgate keys thumbprints [--config FILE]       (the RFC 7638 thumbprints to pin, keys.pin)
   provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
   provgate signals status [--config FILE]
   provgate signals send --event NAME --subject user:SUB|email:E|session:SID|jwt:JTI [--transmitter NAME]
@@ -36,6 +39,7 @@ const OPTIONS = {
   'drain-seconds': { type: 'string', default: '10' },
   issuer: { type: 'string' },
   kid: { type: 'string' },
+  thumbprint: { type: 'string' },
   jti: { type: 'string' },
   sub: { type: 'string' },
   before: { type: 'string' },
@@ -118,9 +122,14 @@ async function main(argv: string[]): Promise<void> {
         const events = await import('./cli/events-command.js');
         return events.eventsTailCommand(config(), events.tailOptions(values, Date.now()), out);
       }
-    case 'keys':
-      if (sub !== 'generate') throw new CliError('usage: provgate keys generate --issuer ID ...');
-      return (await import('./cli/dev-commands.js')).keysGenerateCommand(values, out);
+    case 'keys': {
+      if (sub === 'generate') return (await import('./cli/dev-commands.js')).keysGenerateCommand(values, out);
+      const keys = await import('./cli/key-trust-commands.js');
+      if (sub === 'trust' || sub === 'distrust') return keys.keyDecisionCommand(config(), sub, values, out);
+      if (sub === 'list') return keys.listKeysCommand(config(), out);
+      if (sub === 'thumbprints') return keys.thumbprintsCommand(configPath, out);
+      throw new CliError('usage: provgate keys list | trust | distrust | thumbprints | generate ...');
+    }
     case 'signals': {
       const signals = await import('./cli/signals-commands.js');
       if (sub === 'status') return signals.signalsStatusCommand(config(), out);

@@ -18,7 +18,7 @@ import {
 } from '../helpers/gateway-fixture.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
 import { waitFor } from '../helpers/poll.js';
-import { admin, verdict } from '../helpers/revocation.js';
+import { admin, provgate, verdict, writeConfigFile } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const FLOOD = 150;
@@ -30,6 +30,8 @@ let k1: DevKeyPair;
 let k2: DevKeyPair;
 let c1: DevKeyPair;
 let gw: TestGateway;
+let dir: string;
+let config: Record<string, unknown>;
 
 const published = (...pairs: DevKeyPair[]): JWK[] => jwksOf(pairs).keys;
 const consumerToken = (key: DevKeyPair) =>
@@ -44,8 +46,8 @@ before(async () => {
   ]);
   soaking = await startIdpStub(ISS.enterprise, published(k1));
   flooding = await startIdpStub(ISS.consumer, published(c1));
-  const dir = tempDir();
-  const config = referenceConfig(dir, await keyRing(), {
+  dir = tempDir();
+  config = referenceConfig(dir, await keyRing(), {
     upstream: upstream.url,
     issuers: {
       enterprise: {
@@ -154,4 +156,39 @@ test('keys.pin: only the pinned thumbprints are ever trusted, whatever the set s
     await pinnedGw.close();
     await stub.close();
   }
+});
+
+test('the CLI: keys list, keys trust through the admin API, keys thumbprints to pin', async () => {
+  const c2 = await generateDevKey('ES256', 'c2');
+  flooding.keys = published(c1, c2);
+  const token = await consumerToken(c2);
+  await waitFor(async () => (await verdict(gw, token)) === '401 key_quarantined', { timeoutMs: 3000 });
+  const port = Number(new URL(gw.adminUrl).port);
+  const file = writeConfigFile(dir, 'cli.yaml', {
+    ...config,
+    admin: { ...(config.admin as object), port },
+  });
+  const listed = await provgate('keys list', {}, file);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /^consumer {2}newKeys=quarantine/m);
+  assert.match(listed.stdout, /^ {2}c2 {2}[A-Za-z0-9_-]{43} {2}ES256 {2}quarantined/m);
+  const trusted = await provgate(
+    'keys trust',
+    { issuer: 'consumer', kid: 'c2', reason: 'rotation ticket 42' },
+    file,
+  );
+  assert.equal(trusted.code, 0, trusted.stderr);
+  assert.match(
+    trusted.stdout,
+    /key c2 of consumer \(thumbprint [A-Za-z0-9_-]{43}\): trusted by static-token/,
+  );
+  assert.equal(await verdict(gw, token), 'ok');
+  const unknown = await provgate('keys distrust', { issuer: 'consumer', kid: 'nope' }, file);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /gateway refused \(404\)/);
+  const prints = await provgate('keys thumbprints', {}, file);
+  assert.equal(prints.code, 0, prints.stderr);
+  const c2Print = await calculateJwkThumbprint(c2.publicJwk as JWK, 'sha256');
+  assert.match(prints.stdout, /^issuers\.consumer\.keys\.pin:$/m);
+  assert.ok(prints.stdout.includes(`  - ${c2Print}   # kid c2, EC P-256, ES256`), prints.stdout);
 });
