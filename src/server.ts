@@ -180,6 +180,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     stats: observability.stats,
     cacheStats: () => runtime.cacheStats(),
     issuers: () => runtime.current.compiled.registry.byId.values(),
+    trust: trust.index,
     keySets: () => runtime.current.compiled.keySets.status(),
     revocations,
     clock,

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CompiledIssuer } from '../keys/issuer-registry.js';
 import type { KeySetStatus } from '../keys/key-set-manager.js';
 import { KEY_STATES, keyStateOf } from '../keys/key-state.js';
+import type { TrustIndex } from '../keys/trust-index.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
 import { REASON_CODES, REASONS } from '../verify/reasons.js';
 import type { BlockView } from './block-view.js';
@@ -13,6 +14,8 @@ export interface MetricsSources {
   /** Read at scrape time from the configuration in force, which a reload replaces. */
   readonly cacheStats: () => { hits: number; misses: number; size: number; bytes: number };
   readonly issuers: () => Iterable<CompiledIssuer>;
+  /** Key trust decisions: a key not trusted (quarantined, distrusted, not pinned) counts as quarantined. */
+  readonly trust?: TrustIndex | undefined;
   readonly keySets: () => readonly KeySetStatus[];
   readonly revocations: RevocationService;
   readonly clock: () => number;
@@ -139,7 +142,8 @@ export function createMetricsRegistry(src: MetricsSources): Registry {
       for (const issuer of src.issuers()) {
         const counts = new Map(KEY_STATES.map((s) => [s, 0]));
         for (const key of issuer.keys.all) {
-          const state = keyStateOf(key, src.revocations.mirror, now);
+          const trust = src.trust === undefined ? undefined : { index: src.trust, policy: issuer.trust };
+          const state = keyStateOf(key, src.revocations.mirror, now, trust);
           counts.set(state, (counts.get(state) ?? 0) + 1);
         }
         for (const [state, value] of counts) this.set({ issuer: issuer.id, state }, value);

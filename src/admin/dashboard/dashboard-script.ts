@@ -202,14 +202,19 @@ export const DASHBOARD_JS = String.raw`
           onclick: function () { revokeKey(issuer.id, k.kid); }
         }) : el('span', { 'data-kid': k.kid });
         if (canChange && k.state === 'revoked') revoke.disabled = true;
+        // Trust decisions name the key material: the button sends the thumbprint shown here.
+        var decide = !canChange ? null : k.trust === 'trusted'
+          ? el('button', { text: 'Distrust', 'data-trust': 'distrust', onclick: function () { decideKey(issuer.id, k, 'distrust'); } })
+          : el('button', { text: 'Trust', 'data-trust': 'trust', onclick: function () { decideKey(issuer.id, k, 'trust'); } });
+        if (decide && k.trust === 'not_pinned') decide.disabled = true;
         return el('tr', null, [
           td(k.kid, 'mono'),
           td([k.kty, k.crv, k.alg].filter(Boolean).join(' ')),
-          td(badge(k.state)),
+          td(el('span', null, [badge(k.state), k.trust && k.trust !== 'trusted' ? ' ' : null, k.trust && k.trust !== 'trusted' ? badge('quarantined', k.trust.replace('_', ' ')) : null])),
           td(el('span', { class: 'mono muted', text: (k.notBefore ? iso(k.notBefore).slice(0, 10) : 'open') + ' .. ' + (k.notAfter ? iso(k.notAfter).slice(0, 10) : 'open') })),
           td(timeline(k, range, s.now)),
           td(el('span', { class: k.lastSeen ? '' : 'muted', text: ago(k.lastSeen, s.now) })),
-          td(revoke)
+          td(el('span', null, [revoke, decide ? ' ' : null, decide]))
         ]);
       });
       return el('div', { class: 'issuer', 'data-issuer': issuer.id }, [
@@ -335,6 +340,18 @@ export const DASHBOARD_JS = String.raw`
         else toast('Not revoked: ' + (res.body.message || res.body.error || res.status), true);
       })
       .catch(function (err) { toast('Not revoked: ' + err.message, true); });
+  }
+
+  function decideKey(issuer, k, action) {
+    var ok = window.confirm((action === 'trust' ? 'Trust' : 'Distrust') + ' key ' + k.kid + ' of issuer ' + issuer + '?\n\nThumbprint ' + k.thumbprint + '\n\n' +
+      (action === 'trust' ? 'Every instance will accept tokens it signs.' : 'Every instance will refuse tokens it signs (key_quarantined).'));
+    if (!ok) return;
+    api('POST', '/keys/' + encodeURIComponent(issuer) + '/' + encodeURIComponent(k.kid) + '/' + action, { thumbprint: k.thumbprint, note: 'from the dashboard' })
+      .then(function (res) {
+        if (res.status === 200 || res.status === 201) { toast((action === 'trust' ? 'Trusted' : 'Distrusted') + ' key ' + k.kid + ' of ' + issuer); poll(); }
+        else toast('Not decided: ' + (res.body.message || res.body.error || res.status), true);
+      })
+      .catch(function (err) { toast('Not decided: ' + err.message, true); });
   }
 
   function liftBlock(b) {

@@ -1,5 +1,6 @@
 import { keySetReadiness } from '../../keys/key-set-status.js';
 import { keyStateOf } from '../../keys/key-state.js';
+import { trustVerdict } from '../../keys/key-trust.js';
 import type { BlockView } from '../../observability/block-view.js';
 import type { Observability } from '../../observability/observability.js';
 import type { RevocationService } from '../../revocation/revocation-service.js';
@@ -54,8 +55,10 @@ export async function dashboardState(
         ? 'degraded'
         : 'ready';
 
+  const trustIndex = deps.runtime.current.trust;
   const issuers = [...compiled.registry.byId.values()].map((issuer) => {
     const status = sourceOf.get(issuer.id);
+    const view = trustIndex === undefined ? undefined : { index: trustIndex, policy: issuer.trust };
     return {
       id: issuer.id,
       iss: issuer.iss,
@@ -68,7 +71,10 @@ export async function dashboardState(
         kty: key.kty,
         crv: key.crv,
         alg: key.alg,
-        state: keyStateOf(key, revocations.mirror, now),
+        state: keyStateOf(key, revocations.mirror, now, view),
+        thumbprint: key.thumbprint,
+        // What an operator can decide about it: trusted, quarantined, distrusted or not_pinned.
+        trust: view === undefined ? 'trusted' : trustVerdict(view.policy, view.index, key, now),
         notBefore: key.notBefore,
         notAfter: key.notAfter,
         lastSeen: observability.stats.keyLastSeen(issuer.id, key.kid),
