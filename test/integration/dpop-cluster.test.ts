@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { TestClock } from '../helpers/clock.js';
 import { type DpopKey, dpopKey, dpopProof, type ProofOptions } from '../helpers/dpop-client.js';
 import {
   AUDIENCE,
@@ -340,6 +341,44 @@ describe('nonces, across instances', () => {
     const forged = await dpopCall(n2, '/api/dpop/x', rsa, token, { nonce: 'A'.repeat(32) });
     assert.equal(forged.body.reason, 'dpop_nonce_required');
     assert.equal(forged.headers['dpop-nonce']?.[0], nonce, 'the same nonce on every instance in one slot');
+  });
+});
+
+describe('nonces over time', () => {
+  test('a nonce of the slot that just ended still passes, and the new one rides on the 200; two slots on, it is refused', async () => {
+    const clock = new TestClock(Math.floor(Date.now() / 60_000) * 60_000 + 1000);
+    const dir = tempDir();
+    const gateway = await startTestGateway(
+      config(dir, { dpop: { nonce: 'required', nonceKeys: [NONCE_KEY] }, store: { kind: 'memory' } }),
+      { dir, clock: clock.now },
+    );
+    try {
+      const token = await tokenFor(es);
+      const at = () => ({ iat: clock.seconds });
+      const first = await dpopCall(gateway, '/api/dpop/x', es, token, at());
+      const nonce = first.headers['dpop-nonce']?.[0];
+      assert.equal(first.body.reason, 'dpop_nonce_required');
+      const same = await dpopCall(gateway, '/api/dpop/x', es, token, { ...at(), nonce });
+      assert.equal(same.status, 200);
+      assert.equal(same.headers['dpop-nonce'], undefined, 'nothing new within the slot');
+      clock.advanceSeconds(60);
+      const turned = await dpopCall(gateway, '/api/dpop/x', es, token, { ...at(), nonce });
+      assert.equal(turned.status, 200, JSON.stringify(turned.body));
+      const next = turned.headers['dpop-nonce']?.[0];
+      assert.ok(next !== undefined && next !== nonce, 'a fresh nonce rides on the success');
+      assert.equal(
+        upstream.received.at(-1)!.headers['dpop-nonce'],
+        undefined,
+        'the upstream never sees nonces',
+      );
+      clock.advanceSeconds(60);
+      const late = await dpopCall(gateway, '/api/dpop/x', es, token, { ...at(), nonce });
+      assert.equal(late.body.reason, 'dpop_nonce_required');
+      assert.notEqual(late.headers['dpop-nonce']?.[0], nonce);
+      assert.equal((await dpopCall(gateway, '/api/dpop/x', es, token, { ...at(), nonce: next })).status, 200);
+    } finally {
+      await gateway.close();
+    }
   });
 });
 
