@@ -202,7 +202,7 @@ test('an operator revokes a key from the page after confirming, recorded with it
     dialogText = dialog.message();
     void dialog.accept();
   });
-  await keyRow('consumer', 'msa-2016').locator('button').click();
+  await keyRow('consumer', 'msa-2016').locator('button[data-kid]').click();
   await keyRow('consumer', 'msa-2016').locator('.badge', { hasText: 'revoked' }).waitFor({ timeout: 3000 });
   assert.match(dialogText, /Revoke key msa-2016 of issuer consumer/);
   const res = await get(`${gw.adminUrl}/revocations`, auditor);
@@ -211,6 +211,35 @@ test('an operator revokes a key from the page after confirming, recorded with it
   assert.equal(record?.by, 'alice');
   assert.equal(record?.byIssuer, 'ops');
   await page.locator('#revocations', { hasText: 'revoked from the dashboard' }).waitFor({ timeout: 2000 });
+});
+
+test('an operator distrusts a key from the key table and trusts it back, each decision by name', async () => {
+  const dialogs: string[] = [];
+  const accept = (dialog: import('playwright-core').Dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.accept();
+  };
+  page.on('dialog', accept);
+  try {
+    const row = keyRow('enterprise', 'ent-2024');
+    await row.locator('button[data-trust="distrust"]').click();
+    await row.locator('.badge', { hasText: 'distrusted' }).waitFor({ timeout: 3000 });
+    await row.locator('button[data-trust="trust"]').click();
+    await row.locator('button[data-trust="distrust"]').waitFor({ timeout: 3000 });
+  } finally {
+    page.off('dialog', accept);
+  }
+  assert.match(dialogs[0]!, /Distrust key ent-2024 of issuer enterprise\?\n\nThumbprint [A-Za-z0-9_-]{43}/);
+  const audit = await get(`${gw.adminUrl}/keys/audit`, auditor);
+  const decisions = (
+    audit.body.audit as { by: string; record?: { kid: string; state: string; byIssuer?: string } }[]
+  )
+    .filter((e) => e.record?.kid === 'ent-2024')
+    .map((e) => [e.by, e.record?.state, e.record?.byIssuer]);
+  assert.deepEqual(decisions, [
+    ['alice', 'distrusted', 'ops'],
+    ['alice', 'trusted', 'ops'],
+  ]);
 });
 
 test('a screenshot of the page is kept as a test artifact', async () => {
