@@ -101,12 +101,15 @@ class MintCapture implements ResponseCapture {
    * so delivering them would only hide the cause behind later lineage_unknown refusals.
    */
   private readonly mustCheck: boolean;
+  /** Resolved now: by the time the answer is decided the request may have let go of its socket. */
+  private readonly ip: string;
 
   constructor(
     private readonly deps: MintRecorderDeps,
     private readonly x: MintExchange,
   ) {
     this.settings = x.config.lineage;
+    this.ip = clientAddress(x.protection, x.req);
     this.mustCheck = [...x.route.mintIssuers].some((id) => x.config.issuers[id]?.lineage === 'required');
   }
 
@@ -152,7 +155,12 @@ class MintCapture implements ResponseCapture {
         { event: 'lineage.error', route: this.x.route.name, err },
         `mint answer not checked: ${(err as Error).message}`,
       );
-      this.refuse('internal', 'the answer could not be checked');
+      try {
+        this.refuse('internal', 'the answer could not be checked');
+      } catch {
+        // Nothing more can be said to this client: a broken answer, never a hung one.
+        this.x.res.destroy();
+      }
     });
   }
 
@@ -347,7 +355,7 @@ class MintCapture implements ResponseCapture {
       route: route.name,
       method: req.method ?? '',
       path: redactUrl(q === -1 ? url : url.slice(0, q)),
-      ip: clientAddress(this.x.protection, req),
+      ip: this.ip,
       claimedIssuer: d.claimedIssuer,
       issuerId: d.issuerId,
       keyIssuer: d.keyIssuer,
@@ -427,6 +435,7 @@ function recordOf(
 
 /** The client as source admission saw it (trusted proxies' X-Forwarded-For), for the event and blocks. */
 function clientAddress(protection: Protection | undefined, req: IncomingMessage): string {
+  if (req.socket === null) return 'unknown';
   if (protection === undefined) return socketAddress(req);
   try {
     return protection.admitSource(req);

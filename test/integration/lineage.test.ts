@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { generateDevKey } from '../../src/demo/dev-keys.js';
 import {
   AUDIENCE,
   enterpriseClaims,
@@ -95,7 +96,8 @@ before(async () => {
     issuer: ISS.owa,
     key: ring.owa.privateJwk,
     foreignKey: ring.enterpriseEs.privateJwk,
-    strayKey: ring.stray.privateJwk,
+    // A key of the right kind that no issuer publishes.
+    strayKey: (await generateDevKey('ES256', 'stray-es-1')).privateJwk,
     audience: AUDIENCE,
   });
   gw = await startLineageGateway('required');
@@ -337,7 +339,9 @@ describe('lineage: monitor', () => {
       assert.equal(res.status, 200, mode);
       assert.equal(res.body.access_token, api.minted.at(-1), mode);
     }
-    assert.ok(monitor.logs.lines.some((l) => l.event === 'lineage.unchecked' && l.rule === 'response_too_large'));
+    assert.ok(
+      monitor.logs.lines.some((l) => l.event === 'lineage.unchecked' && l.rule === 'response_too_large'),
+    );
   });
 
   test('misbehaving mints are refused whatever the use-time setting', async () => {
@@ -347,7 +351,9 @@ describe('lineage: monitor', () => {
 
 describe('metrics', () => {
   test('/metrics counts mints, refusals by phase and rule, and live records', async () => {
-    const res = await fetch(`${gw.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const res = await fetch(`${gw.adminUrl}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     const text = await res.text();
     assert.match(text, /^provgate_lineage_mints_total [1-9]\d*$/m);
     assert.match(text, /^provgate_lineage_refusals_total\{phase="mint",rule="lifetime"\} [1-9]/m);
