@@ -43,6 +43,7 @@ const introspection = (extra: Record<string, unknown> = {}) => ({
   introspection: {
     issuer: 'enterprise',
     clientId: idp.client.id,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the configuration's own ${VAR} syntax
     clientSecret: '${PROVGATE_INTROSPECTION_SECRET}',
     timeoutSeconds: 0.5,
     ...extra,
@@ -139,7 +140,7 @@ test('the client secret and the tokens never reach the log', async () => {
   for (const { form } of idp.received) assert.equal(gw.logs.text.includes(form.token!), false);
 });
 
-test('a client secret written into the file instead of ${ENV} is refused at start', async () => {
+test('a client secret written into the file instead of an environment reference is refused at start', async () => {
   const dir = tempDir();
   const literal = referenceConfig(dir, await keyRing(), {
     upstream: upstream.url,
@@ -153,6 +154,7 @@ test('a client secret written into the file instead of ${ENV} is refused at star
       const problems = err.problems ?? [];
       return (
         problems.some(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the ${VAR} syntax
           (p) => p.startsWith('routes.0.introspection.clientSecret:') && p.includes('${VARIABLE}'),
         ) && !problems.join('\n').includes('written-in-the-file')
       );
