@@ -17,6 +17,7 @@ import {
   tempDir,
 } from '../helpers/gateway-fixture.js';
 import { type IdpStub, startIdpStub } from '../helpers/idp-stub.js';
+import { operatorToken, opsKey, withOperators } from '../helpers/operators.js';
 import { waitFor } from '../helpers/poll.js';
 import { admin, provgate, verdict, writeConfigFile } from '../helpers/revocation.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -191,4 +192,44 @@ test('the CLI: keys list, keys trust through the admin API, keys thumbprints to 
   const c2Print = await calculateJwkThumbprint(c2.publicJwk as JWK, 'sha256');
   assert.match(prints.stdout, /^issuers\.consumer\.keys\.pin:$/m);
   assert.ok(prints.stdout.includes(`  - ${c2Print}   # kid c2, EC P-256, ES256`), prints.stdout);
+});
+
+test('operators by name: a viewer may list keys but not decide; an operator decides as its sub', async () => {
+  const ops = await opsKey();
+  const opsDir = tempDir();
+  const stub = await startIdpStub(ISS.enterprise, published(k1));
+  const withOps = withOperators(
+    referenceConfig(opsDir, await keyRing(), {
+      upstream: upstream.url,
+      issuers: { enterprise: { keys: { url: stub.jwksUrl, newKeys: 'quarantine', cooldownSeconds: 1 } } },
+    }),
+    opsDir,
+    ops,
+  );
+  const opsGw = await startTestGateway(withOps, { dir: opsDir });
+  try {
+    stub.keys = published(k1, k2);
+    assert.equal(await verdict(opsGw, await sign(k2, enterpriseClaims())), '401 key_quarantined');
+    const viewer = await operatorToken(ops, 'vera', 'viewer');
+    const operator = await operatorToken(ops, 'carol', 'operator');
+    assert.equal((await admin(opsGw.adminUrl, 'GET', '/keys', undefined, viewer)).status, 200);
+    const refused = await admin(opsGw.adminUrl, 'POST', '/keys/enterprise/k2/trust', {}, viewer);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.reason, 'insufficient_role');
+    assert.equal(await verdict(opsGw, await sign(k2, enterpriseClaims())), '401 key_quarantined');
+    const decided = await admin(
+      opsGw.adminUrl,
+      'POST',
+      '/keys/enterprise/k2/trust',
+      { by: 'someone else' },
+      operator,
+    );
+    assert.equal(decided.status, 201);
+    const record = decided.body.record as Record<string, unknown>;
+    assert.deepEqual([record.by, record.byIssuer, record.note], ['carol', 'ops', 'someone else']);
+    assert.equal(await verdict(opsGw, await sign(k2, enterpriseClaims())), 'ok');
+  } finally {
+    await opsGw.close();
+    await stub.close();
+  }
 });
