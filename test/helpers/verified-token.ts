@@ -21,6 +21,8 @@ export interface TokenFixture {
   readonly verifier: TokenVerifier;
   /** The mirror the verifier reads key revocations from, and the steps after it the rest. */
   readonly revocations: RevocationMirror;
+  /** The issuers the verifier knows: enterprise and owa, one ES256 key each. */
+  readonly registry: IssuerRegistry;
   /** Signs for `enterprise` (identity provider) or `owa` (resource issuer), issued a minute ago. */
   sign(claims?: JWTPayload, issuer?: 'enterprise' | 'owa', kid?: string): Promise<string>;
   /** A token signed and verified: what every step after verification receives. */
@@ -61,6 +63,7 @@ export async function tokenFixture(options: { keyRefetch?: KeyRefetcher } = {}):
   return {
     verifier,
     revocations,
+    registry,
     sign,
     verified: async (claims, issuer) => verifier.verify(await sign(claims, issuer)),
   };
