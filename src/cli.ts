@@ -23,6 +23,7 @@ usage:
   provgate keys thumbprints [--config FILE]       (the RFC 7638 thumbprints to pin, keys.pin)
   provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
   provgate signals status [--config FILE]
+  provgate lineage show --issuer ID --jti JTI [--config FILE]
   provgate signals send --event NAME --subject user:SUB|email:E|session:SID|jwt:JTI [--transmitter NAME]
                         [--timestamp T] [--claim name=value ...] [--key PRIVATE_JWK] [--print] [--url URL]
                                                                              (development only)
@@ -130,6 +131,9 @@ async function main(argv: string[]): Promise<void> {
       if (sub === 'thumbprints') return keys.thumbprintsCommand(configPath, out);
       throw new CliError('usage: provgate keys list | trust | distrust | thumbprints | generate ...');
     }
+    case 'lineage':
+      if (sub !== 'show') throw new CliError('usage: provgate lineage show --issuer ID --jti JTI');
+      return (await import('./cli/lineage-commands.js')).lineageShowCommand(config(), values, out);
     case 'signals': {
       const signals = await import('./cli/signals-commands.js');
       if (sub === 'status') return signals.signalsStatusCommand(config(), out);

@@ -19,7 +19,15 @@ import {
 } from '../helpers/gateway-fixture.js';
 import { get } from '../helpers/http.js';
 import { type MintingUpstream, startMintingUpstream } from '../helpers/minting-upstream.js';
-import { ADMIN_TOKEN, admin, instant, revoke, verdict } from '../helpers/revocation.js';
+import {
+  ADMIN_TOKEN,
+  admin,
+  instant,
+  revoke,
+  runCli,
+  verdict,
+  writeConfigFile,
+} from '../helpers/revocation.js';
 
 let ring: KeyRing;
 let api: MintingUpstream;
@@ -292,6 +300,26 @@ describe('rules at use under lineage: required', () => {
     assert.equal(ancestors[0]?.jti, jti);
     assert.equal(ancestors[0]?.standing, 'standing');
     assert.equal((await admin(gw.adminUrl, 'GET', '/lineage/owa/nothing-here')).status, 404);
+  });
+
+  test('provgate lineage show prints a parent’s descendants and a child’s ancestry', async () => {
+    const parent = await parentToken({ sub: 'gail' });
+    const child = (await mint(gw, parent)).body.access_token as string;
+    const port = new URL(gw.adminUrl).port;
+    const file = writeConfigFile(gw.dir, 'cli.yaml', {
+      ...lineageConfig(gw.dir, api.url, 'required'),
+      admin: { host: '127.0.0.1', port: Number(port), token: ADMIN_TOKEN },
+    });
+    const pj = decodeJwt(parent).jti as string;
+    const cj = decodeJwt(child).jti as string;
+    const up = await runCli(['lineage', 'show', '--issuer', 'enterprise', '--jti', pj, '--config', file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /1 live descendant\(s\):/);
+    assert.match(up.stdout, new RegExp(`owa jti=${cj} {2}access_token {2}sub gail .* standing`));
+    const down = await runCli(['lineage', 'show', '--issuer', 'owa', '--jti', cj, '--config', file]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`└ from enterprise jti=${pj} {2}sub gail .* standing`));
+    assert.ok(!up.stdout.includes(child) && !down.stdout.includes(parent), 'prints no token');
   });
 
   test('the parent’s key revoked (Storm-0558: the forged parent’s key found and revoked)', async () => {
