@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { maxClockSkewSeconds } from '../config/max-clock-skew.js';
 import type { Config } from '../config/schema.js';
+import { countReached } from '../lineage/lineage-service.js';
+import { RedisLineageStore } from '../lineage/redis-lineage-store.js';
 import { createLogger } from '../observability/logger.js';
 import { RedisRevocationStore } from '../revocation/redis-store.js';
 import { makeRecord, type RevocationRecord } from '../revocation/revocation-record.js';
@@ -60,6 +62,12 @@ export async function revokeCommand(
       });
       const { record: stored, created } = await store.add(record);
       out(`${created ? 'revoked' : 'already revoked'}: ${describe(stored)}  id=${stored.id}`);
+      // The minted tokens it takes down, from the shared lineage records (no gateway asked).
+      const lineage = new RedisLineageStore(store.link, {
+        prefix: config.store.prefix,
+        logger: createLogger('silent'),
+      });
+      tookDown(countReached(await lineage.list(), spec, Date.now()), out);
     });
     return;
   }
@@ -68,6 +76,12 @@ export async function revokeCommand(
     throw new CliError(`gateway refused (${res.status}): ${JSON.stringify(res.body)}`);
   const stored = res.body as unknown as RevocationRecord;
   out(`${res.status === 201 ? 'revoked' : 'already revoked'}: ${describe(stored)}  id=${stored.id}`);
+  if (typeof res.body.descendants === 'number') tookDown(res.body.descendants, out);
+}
+
+/** How many live minted tokens now die with what was revoked (their lineage reaches it). */
+function tookDown(descendants: number, out: Out): void {
+  if (descendants > 0) out(`took down ${descendants} live minted token(s) derived from it (parent_revoked)`);
 }
 
 export async function listRevocationsCommand(config: Config, out: Out): Promise<void> {

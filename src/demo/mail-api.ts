@@ -2,7 +2,7 @@
 // internal API behind provgate would, and its token endpoint mints resource tokens the way
 // OWA's GetAccessTokenForResource did (the tokens Storm-0558 replayed to mint more).
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { JWK } from 'jose';
+import { decodeJwt, type JWK } from 'jose';
 import { mintToken } from './dev-keys.js';
 
 export interface MailApiOptions {
@@ -48,6 +48,12 @@ export function buildMailApi(options: MailApiOptions): FastifyInstance {
   }));
   app.post('/api/token', async (request) => {
     const body = (request.body ?? {}) as { resource?: string };
+    // A well-behaved minting API: the derived token lives no longer than the one it was shown
+    // (the gateway refuses to deliver one that would: mint_refused).
+    const now = Math.floor(Date.now() / 1000);
+    const presented = String(request.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+    const parentExp = presented === '' ? undefined : decodeJwt(presented).exp;
+    const ttlSeconds = Math.max(1, Math.min(3600, (parentExp ?? now + 3600) - now));
     const token = await mintToken(
       options.owaPrivateKey,
       {
@@ -58,9 +64,9 @@ export function buildMailApi(options: MailApiOptions): FastifyInstance {
         tid:
           typeof request.headers['x-auth-tenant'] === 'string' ? request.headers['x-auth-tenant'] : undefined,
       },
-      { ttlSeconds: 3600 },
+      { ttlSeconds, now },
     );
-    return { access_token: token, token_type: 'Bearer', expires_in: 3600 };
+    return { access_token: token, token_type: 'Bearer', expires_in: ttlSeconds };
   });
   return app;
 }

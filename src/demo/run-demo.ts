@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { decodeJwt } from 'jose';
 import { loadConfigFile } from '../config/load-config.js';
 import { startGateway } from '../server.js';
 import { signSet, subjectFromText } from '../signals/sign-set.js';
@@ -64,6 +65,19 @@ async function main(): Promise<void> {
     body: JSON.stringify({ resource: audience }),
   });
   const owaToken = ((await minted.json()) as { access_token: string }).access_token;
+  // Lineage: carol's token, and a token the mail API mints from it through the gateway's token
+  // route, which records what it was minted from.
+  const carol = await mintToken(await privateKey('enterprise', 'ent-2024'), {
+    iss: iss('enterprise'),
+    ...user,
+    sub: 'carol',
+  });
+  const derived = await fetch(`${running.proxyUrl}/api/token`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${carol}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ resource: audience }),
+  });
+  const carolDerived = ((await derived.json()) as { access_token: string }).access_token;
   // The identity provider ends alice's session: the SET `provgate signals send --event
   // session-revoked --subject alice` signs, made here so that the curl line works as printed.
   const ssf = config.signals?.transmitters['ssf-demo'];
@@ -84,7 +98,7 @@ async function main(): Promise<void> {
     signal === undefined || ssf === undefined
       ? ''
       : `
-4. Shared signals: the identity provider says alice's session is over (a signed CAEP session-revoked, 202); after it, line 1 gets 401 subject_revoked:
+6. Shared signals: the identity provider says alice's session is over (a signed CAEP session-revoked, 202); after it, line 1 gets 401 subject_revoked:
 curl -si -X POST -H "Content-Type: application/secevent+jwt"${ssf.authorization === undefined ? '' : ` -H "Authorization: ${ssf.authorization}"`} --data-binary '${signal}' ${running.proxyUrl.replace('127.0.0.1', 'localhost')}${config.signals!.push.path}
    (or let the CLI sign and push one: node dist/src/cli.js signals send --config ${CONFIG} --event session-revoked --subject alice)
 `;
@@ -105,7 +119,7 @@ curl -si -X POST -H "Content-Type: application/secevent+jwt"${ssf.authorization 
   });
   const publicUrl = `${config.listen.publicOrigin ?? running.proxyUrl}/api/mail/messages`;
   const dpopLines = `
-5. DPoP: a token bound to the client's key works only with a fresh proof by that key; the same proof again is refused (200, then 401 dpop_proof_replayed), and the token as Bearer is 401 dpop_bound_as_bearer:
+7. DPoP: a token bound to the client's key works only with a fresh proof by that key; the same proof again is refused (200, then 401 dpop_proof_replayed), and the token as Bearer is 401 dpop_bound_as_bearer:
 T='${bound}'
 P=$(node dist/src/cli.js dpop proof --key ${relative(process.cwd(), dpopKeyPath)} --method GET --url ${publicUrl} --access-token "$T")
 curl -si -H "Authorization: DPoP $T" -H "DPoP: $P" ${publicUrl}
@@ -127,6 +141,15 @@ ${curl(forged, '/api/mail/messages')}
 
 3. A token minted by the mail API, replayed to its own token endpoint (401 resource_minted_token):
 ${curl(owaToken, '/api/token', 'POST')}
+
+4. Lineage: the mail API mints a token for carol from her token, through the gateway's token route (200, recorded); the derived token reads mail (200):
+${curl(carol, '/api/token', 'POST')}
+${curl(carolDerived, '/api/mail/messages')}
+
+5. Revoke the token it was derived from (carol's subject); the derived token dies with it (401 parent_revoked, the event names the ancestor):
+node dist/src/cli.js revoke subject --config ${CONFIG} --issuer enterprise --sub carol --before ${new Date().toISOString()} --reason "demo: parent revoked"
+${curl(carolDerived, '/api/mail/messages')}
+   (its lineage: node dist/src/cli.js lineage show --config ${CONFIG} --issuer owa --jti ${String(decodeJwt(carolDerived).jti)})
 ${pushLine}${dpopLines}
 Health: curl -s ${running.adminUrl}/readyz
 Stop with Ctrl-C.

@@ -144,7 +144,7 @@ export class LineageCheck {
         token,
         'parent_revoked',
         rule,
-        `ancestor ${i + 1}/${ancestors.length} ${ancestor.issuer} jti=${ancestor.jti ?? '-'} sub=${ancestor.sub} kid=${ancestor.kid} fp=${ancestor.fingerprint}: ${rule}`,
+        `ancestor ${i + 1}/${ancestors.length} ${ancestor.issuer} jti=${ancestor.jti ?? '-'} sub=${ancestor.sub} kid=${ancestor.kid} fp=${ancestor.fingerprint}`,
       );
       return;
     }

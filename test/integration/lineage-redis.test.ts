@@ -26,7 +26,7 @@ import {
 import { type MintingUpstream, startMintingUpstream } from '../helpers/minting-upstream.js';
 import { waitFor } from '../helpers/poll.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { redisStore, revoke, verdict } from '../helpers/revocation.js';
+import { instant, redisStore, revoke, runCli, verdict, writeConfigFile } from '../helpers/revocation.js';
 
 const PREFIX = 'pg-lin:';
 const KEYS = lineageKeys(PREFIX);
@@ -253,6 +253,30 @@ test('two instances minting for the same parent at once both record', async () =
       timeoutMs: 1000,
       message: 'B to refuse both children',
     });
+});
+
+test('provgate revoke on the Redis store (no gateway asked) says how many minted tokens it took down', async () => {
+  const parent = await parentToken({ sub: 'ivan' });
+  const child = (await mint(a, parent)).body.access_token as string;
+  const file = writeConfigFile(a.dir, 'cli.yaml', config(a.dir));
+  const res = await runCli([
+    'revoke',
+    'subject',
+    '--issuer',
+    'enterprise',
+    '--sub',
+    'ivan',
+    '--before',
+    instant(Math.floor(Date.now() / 1000) + 1),
+    '--config',
+    file,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /took down 1 live minted token\(s\)/);
+  await waitFor(async () => (await verdict(b, child, '/api/resource/x')) === '401 parent_revoked', {
+    timeoutMs: 1000,
+    message: 'B to refuse the child',
+  });
 });
 
 describe('Redis away while minting', () => {

@@ -320,6 +320,21 @@ describe('rules at use under lineage: required', () => {
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, new RegExp(`└ from enterprise jti=${pj} {2}sub gail .* standing`));
     assert.ok(!up.stdout.includes(child) && !down.stdout.includes(parent), 'prints no token');
+    const revoked = await runCli([
+      'revoke',
+      'subject',
+      '--issuer',
+      'enterprise',
+      '--sub',
+      'gail',
+      '--before',
+      instant(Math.floor(Date.now() / 1000) + 1),
+      '--config',
+      file,
+    ]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, /took down 1 live minted token\(s\) derived from it/);
+    assert.equal(await verdict(gw, child, '/api/resource/x'), '401 parent_revoked');
   });
 
   test('the parent’s key revoked (Storm-0558: the forged parent’s key found and revoked)', async () => {
