@@ -35,7 +35,12 @@ let gw: TestGateway;
 /** The gateway's clock: real time plus what a test moved it by. */
 let offsetMs = 0;
 
-function lineageConfig(dir: string, upstream: string, owaLineage: string): Record<string, unknown> {
+function lineageConfig(
+  dir: string,
+  upstream: string,
+  owaLineage: string,
+  maxDepth = 1,
+): Record<string, unknown> {
   return referenceConfig(dir, ring, {
     upstream,
     issuers: {
@@ -50,7 +55,8 @@ function lineageConfig(dir: string, upstream: string, owaLineage: string): Recor
         prefix: '/api/token',
         upstream,
         audience: AUDIENCE,
-        issuers: ['enterprise', 'consumer'],
+        // A chain of minted tokens is allowed only when the configuration says how deep.
+        issuers: maxDepth > 1 ? ['enterprise', 'consumer', 'owa'] : ['enterprise', 'consumer'],
         mintsTokens: true,
         mintIssuers: ['owa'],
       },
@@ -62,12 +68,13 @@ function lineageConfig(dir: string, upstream: string, owaLineage: string): Recor
         issuers: ['enterprise', 'owa'],
       },
     ],
+    extra: { lineage: { maxDepth } },
   });
 }
 
-async function startLineageGateway(owaLineage: string): Promise<TestGateway> {
+async function startLineageGateway(owaLineage: string, maxDepth = 1): Promise<TestGateway> {
   const dir = tempDir();
-  return startTestGateway(lineageConfig(dir, api.url, owaLineage), {
+  return startTestGateway(lineageConfig(dir, api.url, owaLineage, maxDepth), {
     dir,
     clock: () => Date.now() + offsetMs,
   });
@@ -389,6 +396,43 @@ describe('lineage: monitor', () => {
 
   test('misbehaving mints are refused whatever the use-time setting', async () => {
     assert.equal((await mint(monitor, await parentToken(), 'longer')).status, 502);
+  });
+});
+
+describe('lineage.maxDepth: 2, a chain of resource tokens the configuration names', () => {
+  let chain: TestGateway;
+  before(async () => {
+    chain = await startLineageGateway('required', 2);
+  });
+  after(async () => chain?.close());
+
+  test('a grandchild records both ancestors, dies with its root, and a third generation is refused', async () => {
+    const root = await parentToken({ sub: 'hugo' });
+    const child = (await mint(chain, root)).body.access_token as string;
+    const grandchild = await mint(chain, child);
+    assert.equal(grandchild.status, 200, grandchild.text);
+    const g = grandchild.body.access_token as string;
+    const shown = await admin(chain.adminUrl, 'GET', `/lineage/owa/${decodeJwt(g).jti}`);
+    assert.deepEqual(
+      (shown.body.ancestors as { issuer: string; jti: string }[]).map((a) => [a.issuer, a.jti]),
+      [
+        ['owa', decodeJwt(child).jti],
+        ['enterprise', decodeJwt(root).jti],
+      ],
+    );
+    const third = await mint(chain, g);
+    assert.equal(third.status, 502);
+    assert.match(String(events(chain, 'mint_refused').at(-1)?.note), /^depth/);
+    // An unrecorded resource token presented to the minting route is refused before it mints.
+    const rogue = await sign(ring.owa, { iss: ISS.owa, sub: 'hugo', aud: AUDIENCE, scp: 'Mail.Read' });
+    assert.equal((await mint(chain, rogue)).body.reason, 'lineage_unknown');
+    const res = await revoke(chain, { kind: 'token', issuer: 'enterprise', jti: decodeJwt(root).jti });
+    assert.equal(res.body.descendants, 2);
+    assert.equal(await verdict(chain, g, '/api/resource/x'), '401 parent_revoked');
+    assert.match(
+      String(events(chain, 'parent_revoked').at(-1)?.note),
+      /^token_revoked: ancestor 2\/2 enterprise/,
+    );
   });
 });
 
