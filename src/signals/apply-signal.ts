@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { type RevocationSpec, revocationId } from '../revocation/revocation-record.js';
 import { RevocationRefusedError, type RevocationService } from '../revocation/revocation-service.js';
 import type { SignalAction, SignalPlan } from './map-event.js';
-import type { SignalStore } from './signal-store.js';
+import type { SignalState } from './signal-state.js';
 import type { ValidSet } from './validate-set.js';
 
 // An account disabled or purged refuses the subject's tokens whatever their iat: a subject
@@ -15,7 +15,8 @@ const SENTINEL_FLOOR_SECONDS = Date.parse('9000-01-01T00:00:00Z') / 1000;
 
 export interface ApplyDeps {
   readonly revocations: RevocationService;
-  readonly store: SignalStore;
+  /** The signal family (store-first: each write resolves once stored). */
+  readonly state: SignalState;
   readonly logger: Logger;
   readonly clock: () => number;
 }
@@ -26,7 +27,7 @@ export type ActionResult = { readonly action: SignalAction['do']; readonly resul
 /**
  * Carries out a plan: every revocation through the revocation service (stored before this
  * resolves; a store away rejects with StoreUnavailableError, so nothing is acknowledged and
- * lost), states and blocks in the signal store. Every step is idempotent: a SET applied again
+ * lost), states, blocks and stream states in the signal family. Every step is idempotent: a SET applied again
  * after a crash between two steps ends in the same state, and the audit trail has each
  * revocation once.
  */
@@ -74,7 +75,7 @@ async function applyAction(
       return revoke({ kind: 'token', issuer: action.issuerId, jti: action.jti, exp: action.exp });
     case 'account': {
       const key = `account\u0000${action.issuerId}\u0000${action.sub}`;
-      if (!(await deps.store.advance(key, action.at, action.state)))
+      if (!(await deps.state.advance(key, action.at, action.state)))
         return 'a later account event is already applied: nothing changes';
       const spec = (before: string): RevocationSpec => ({
         kind: 'subject',
@@ -94,14 +95,14 @@ async function applyAction(
     }
     case 'block': {
       const key = `block\u0000${action.signal}\u0000${action.issuerId}\u0000${action.sub}`;
-      if (!(await deps.store.advance(key, action.at, action.value)))
+      if (!(await deps.state.advance(key, action.at, action.value)))
         return `a later ${action.signal} is already applied: nothing changes`;
       const id = blockId(action.signal, action.issuerId, action.sub);
       if (!action.blocked) {
-        await deps.store.removeBlock(id);
+        await deps.state.removeBlock(id);
         return `${action.value}: block lifted`;
       }
-      await deps.store.putBlock({
+      await deps.state.putBlock({
         id,
         transmitter: name,
         issuerId: action.issuerId,
@@ -114,28 +115,20 @@ async function applyAction(
       return `${action.value}: blocked`;
     }
     case 'stream': {
-      if (!(await deps.store.advance(`stream\u0000${name}`, action.at, action.state)))
+      if (!(await deps.state.advance(`stream\u0000${name}`, action.at, action.state)))
         return 'a later stream event is already applied: nothing changes';
-      await deps.store.patchTransmitter(
-        name,
-        {
-          stream: action.state,
-          streamReason: action.reason ?? null,
-          streamSince: new Date(action.at * 1000).toISOString(),
-        },
-        true,
-      );
+      await deps.state.patchTransmitter(name, {
+        stream: action.state,
+        streamReason: action.reason ?? null,
+        streamSince: new Date(action.at * 1000).toISOString(),
+      });
       return `stream ${action.state}`;
     }
     case 'verification':
-      await deps.store.patchTransmitter(
-        name,
-        {
-          lastVerificationAt: new Date(deps.clock()).toISOString(),
-          lastVerificationState: action.state ?? null,
-        },
-        false,
-      );
+      await deps.state.patchTransmitter(name, {
+        lastVerificationAt: new Date(deps.clock()).toISOString(),
+        lastVerificationState: action.state ?? null,
+      });
       return 'verification recorded';
   }
 }

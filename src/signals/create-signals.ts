@@ -8,6 +8,7 @@ import type { CompiledSignals } from './compile-signals.js';
 import { MemorySignalStore } from './memory-signal-store.js';
 import { RedisSignalStore } from './redis-signal-store.js';
 import { SignalReceiver } from './signal-receiver.js';
+import { SignalState } from './signal-state.js';
 import type { SignalStore } from './signal-store.js';
 
 export interface SignalsDeps {
@@ -23,15 +24,21 @@ export interface SignalsDeps {
 
 /** The receiver of a compiled `signals:` section, on the same kind of store as revocations. */
 export function createSignalReceiver(signals: CompiledSignals, deps: SignalsDeps): SignalReceiver {
+  const state = new SignalState({
+    store: createSignalStore(deps.config, deps.clock, deps.family, deps.logger),
+    transmitters: [...signals.byName.values()],
+    logger: deps.logger,
+    clock: deps.clock,
+    resyncMs: deps.config.store.resyncSeconds * 1000,
+  });
   return new SignalReceiver({
     signals,
     revocations: deps.revocations,
-    store: createSignalStore(deps.config, deps.clock, deps.family),
+    state,
     logger: deps.logger,
     events: deps.events,
     clock: deps.clock,
     tokenIssuers: deps.tokenIssuers,
-    resyncSeconds: deps.config.store.resyncSeconds,
   });
 }
 
@@ -39,10 +46,9 @@ export function createSignalStore(
   config: Config,
   clock: () => number,
   family: FamilyLink | undefined,
+  logger: Logger,
 ): SignalStore {
   if (config.store.kind === 'memory') return new MemorySignalStore(clock);
   if (family === undefined) throw new Error('the Redis signal store needs a family of the Redis link');
-  const store = new RedisSignalStore(family, config.store.prefix);
-  store.follow();
-  return store;
+  return new RedisSignalStore(family, config.store.prefix, logger);
 }

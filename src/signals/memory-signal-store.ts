@@ -1,4 +1,14 @@
-import type { SignalBlock, SignalStore, TransmitterState } from './signal-store.js';
+import type { Change } from '../store/change-message.js';
+import { MemoryRecords } from '../store/memory-records.js';
+import type { Snapshot } from '../store/mirrored-store.js';
+import {
+  type SignalBlock,
+  type SignalChange,
+  type SignalRecord,
+  type SignalStore,
+  type TransmitterState,
+  transmitterRecordId,
+} from './signal-store.js';
 
 // A flood of distinct SETs cannot grow the applied-SET memory past this; the oldest go first.
 const APPLIED_CAP = 100_000;
@@ -7,11 +17,10 @@ const APPLIED_CAP = 100_000;
 export class MemorySignalStore implements SignalStore {
   readonly kind = 'memory' as const;
   readonly available = true;
+  readonly unavailableReason = undefined;
+  private readonly records = new MemoryRecords<SignalRecord>();
   private readonly applied = new Map<string, number>();
   private readonly states = new Map<string, { at: number; value: string }>();
-  private readonly blockMap = new Map<string, SignalBlock>();
-  private readonly transmitterMap = new Map<string, TransmitterState>();
-  private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -36,39 +45,49 @@ export class MemorySignalStore implements SignalStore {
     return true;
   }
 
-  async putBlock(block: SignalBlock): Promise<void> {
-    this.blockMap.set(block.id, block);
-    this.emit();
+  async putBlock(block: SignalBlock): Promise<SignalChange> {
+    return this.put({ id: block.id, type: 'block', block });
   }
 
-  async removeBlock(id: string): Promise<void> {
-    if (this.blockMap.delete(id)) this.emit();
+  async removeBlock(id: string): Promise<SignalChange | undefined> {
+    if (this.records.get(id)?.type !== 'block') return undefined;
+    this.records.delete(id);
+    return { op: 'remove', id, version: await this.records.version() };
   }
 
-  async blocks(): Promise<SignalBlock[]> {
-    return [...this.blockMap.values()];
+  async patchTransmitter(name: string, patch: TransmitterState): Promise<SignalChange> {
+    const id = transmitterRecordId(name);
+    const current = this.records.get(id);
+    const state = current?.type === 'transmitter' ? current.state : {};
+    return this.put({ id, type: 'transmitter', name, state: { ...state, ...patch } });
   }
 
-  async patchTransmitter(name: string, patch: TransmitterState, announce: boolean): Promise<void> {
-    this.transmitterMap.set(name, { ...this.transmitterMap.get(name), ...patch });
-    if (announce) this.emit();
+  /** Nothing of this family expires (SignalMirror.expire drops nothing). */
+  async removeExpired(_ids: readonly string[], _now: number): Promise<void> {}
+
+  version(): Promise<number> {
+    return this.records.version();
   }
 
-  async transmitters(): Promise<Record<string, TransmitterState>> {
-    return Object.fromEntries(this.transmitterMap);
+  snapshot(): Promise<Snapshot<SignalRecord>> {
+    return this.records.snapshot();
   }
 
-  onChange(listener: () => void): void {
-    this.listeners.push(listener);
+  subscribe(listener: (change: Change<SignalRecord>) => void): () => void {
+    return this.records.subscribe(listener);
   }
 
-  onReconnect(): void {}
+  settled(): Promise<void> {
+    return this.records.settled();
+  }
 
-  async settled(): Promise<void> {}
+  onReconnect(listener: () => void): () => void {
+    return this.records.onReconnect(listener);
+  }
 
   async close(): Promise<void> {}
 
-  private emit(): void {
-    for (const listener of this.listeners) listener();
+  private put(record: SignalRecord): SignalChange {
+    return { op: 'add', record, version: this.records.put(record) };
   }
 }

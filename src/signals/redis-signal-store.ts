@@ -1,19 +1,31 @@
+import type { Logger } from 'pino';
+import { type Change, decodeChange } from '../store/change-message.js';
 import type { FamilyLink } from '../store/family-link.js';
-import type { SignalBlock, SignalStore, TransmitterState } from './signal-store.js';
+import type { Snapshot } from '../store/mirrored-store.js';
+import { readSnapshot } from '../store/redis-snapshot.js';
+import {
+  type SignalBlock,
+  type SignalChange,
+  type SignalRecord,
+  type SignalStore,
+  type TransmitterState,
+  transmitterRecordId,
+} from './signal-store.js';
 
-// Every key carries the hash tag {sig}: the scripts touch one slot, so Redis Cluster works.
+// Every key carries the hash tag {sig}: the scripts touch one slot, so Redis Cluster works. The
+// layout is documented in the README.
 export function signalKeys(prefix: string) {
   return {
     applied: (key: string) => `${prefix}{sig}:applied:${key}`, // "1", expires with the SET's window
     states: `${prefix}{sig}:states`, // hash: state key -> {"at","value"} JSON
-    blocks: `${prefix}{sig}:blocks`, // hash: block id -> SignalBlock JSON
-    transmitters: `${prefix}{sig}:transmitters`, // hash: name -> TransmitterState JSON
-    channel: `${prefix}{sig}:changes`, // pub/sub: "blocks" | "transmitters"
+    records: `${prefix}{sig}:records`, // hash: id -> SignalRecord JSON (blocks, transmitter states)
+    version: `${prefix}{sig}:version`, // counter bumped by every write to records
+    channel: `${prefix}{sig}:changes`, // pub/sub: "<version> <SignalChange JSON>"
   };
 }
 
 // Compare and set in one step: two instances applying events of one subject out of order
-// must both end at the later state.
+// must both end at the later state. KEYS: states. ARGV: key, at, {"at","value"} JSON.
 const ADVANCE = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
@@ -24,72 +36,77 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `;
 
-const PUT_BLOCK = `
+// Store, bump the version and announce, all or nothing. KEYS: records, version, channel.
+// ARGV: id, record, change.
+const PUT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], 'blocks')
-return 1
+local version = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[3])
+return version
 `;
 
-const REMOVE_BLOCK = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', KEYS[2], 'blocks') end
-return 1
+// ARGV: id, change. 0: there was no such record (no version moved, nothing announced).
+const REMOVE = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local version = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[2])
+return version
 `;
 
+// Merged in Redis, so two instances patching one transmitter at once both keep their fields;
+// the message carries the merged record. ARGV: id, the record with an empty state, the patch.
 const PATCH_TRANSMITTER = `
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local state = current and cjson.decode(current) or {}
-for k, v in pairs(cjson.decode(ARGV[2])) do state[k] = v end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(state))
-if ARGV[3] == '1' then redis.call('PUBLISH', KEYS[2], 'transmitters') end
-return 1
+local record = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[2])
+for k, v in pairs(cjson.decode(ARGV[3])) do record.state[k] = v end
+local json = cjson.encode(record)
+redis.call('HSET', KEYS[1], ARGV[1], json)
+local version = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', KEYS[3], version .. ' {"op":"add","record":' .. json .. '}')
+return {version, json}
 `;
 
 const WAS_APPLIED = `return redis.call('EXISTS', KEYS[1])`;
 const MARK_APPLIED = `redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) return 1`;
-const READ_HASH = `return redis.call('HGETALL', KEYS[1])`;
+const VERSION = `return redis.call('GET', KEYS[1]) or '0'`;
 
-type Script<T = number> = (...args: (string | number)[]) => Promise<T>;
+function signalScripts(family: FamilyLink) {
+  // Registered once per process, sent by digest afterwards; writes refused past their time-out.
+  return {
+    advance: family.writeScript<number>('pgSigAdvance', 1, ADVANCE),
+    put: family.writeScript<number>('pgSigPut', 3, PUT),
+    remove: family.writeScript<number>('pgSigRemove', 3, REMOVE),
+    patchTransmitter: family.writeScript<[number, string]>('pgSigPatchTransmitter', 3, PATCH_TRANSMITTER),
+    markApplied: family.writeScript<number>('pgSigMarkApplied', 1, MARK_APPLIED),
+    wasApplied: family.script<number>('pgSigWasApplied', 1, WAS_APPLIED),
+    version: family.script<string>('pgSigVersion', 1, VERSION),
+  };
+}
 
 /**
  * Signal state shared by every instance, on this process's one Redis connection pair (a family
  * of its own: commands bounded by the store's time-outs, availability judged by its own commands).
+ * `logger` reports unreadable change messages; a CLI command that never subscribes needs none.
  */
 export class RedisSignalStore implements SignalStore {
   readonly kind = 'redis' as const;
   private readonly keys: ReturnType<typeof signalKeys>;
-  private readonly listeners: (() => void)[] = [];
-  private readonly advanceScript: Script;
-  private readonly putBlockScript: Script;
-  private readonly removeBlockScript: Script;
-  private readonly patchScript: Script;
-  private readonly wasAppliedScript: Script;
-  private readonly markAppliedScript: Script;
-  private readonly readHashScript: Script<string[]>;
+  private readonly scripts: ReturnType<typeof signalScripts>;
 
   constructor(
     private readonly family: FamilyLink,
     prefix: string,
+    private readonly logger?: Logger,
   ) {
     this.keys = signalKeys(prefix);
-    // Registered once, sent by digest afterwards.
-    this.advanceScript = family.script<number>('provgateSigAdvance', 1, ADVANCE);
-    this.putBlockScript = family.script<number>('provgateSigPutBlock', 2, PUT_BLOCK);
-    this.removeBlockScript = family.script<number>('provgateSigRemoveBlock', 2, REMOVE_BLOCK);
-    this.patchScript = family.script<number>('provgateSigPatchTransmitter', 2, PATCH_TRANSMITTER);
-    this.wasAppliedScript = family.script<number>('provgateSigWasApplied', 1, WAS_APPLIED);
-    this.markAppliedScript = family.script<number>('provgateSigMarkApplied', 1, MARK_APPLIED);
-    this.readHashScript = family.script<string[]>('provgateSigReadHash', 1, READ_HASH);
-  }
-
-  /** Follows the change channel (the gateway; a CLI command that only reads does not). */
-  follow(): void {
-    this.family.subscribe(this.keys.channel, () => {
-      for (const listener of this.listeners) listener();
-    });
+    this.scripts = signalScripts(family);
   }
 
   get available(): boolean {
     return this.family.available;
+  }
+
+  get unavailableReason(): string | undefined {
+    return this.family.unavailableReason;
   }
 
   waitUntilReady(timeoutMs: number): Promise<void> {
@@ -97,57 +114,86 @@ export class RedisSignalStore implements SignalStore {
   }
 
   async wasApplied(key: string): Promise<boolean> {
-    return (await this.family.run('lookup', () => this.wasAppliedScript(this.keys.applied(key)))) === 1;
+    const found = await this.family.run('lookup', () => this.scripts.wasApplied(this.keys.applied(key)));
+    return found === 1;
   }
 
   async markApplied(key: string, ttlMs: number): Promise<void> {
-    await this.family.run('write', () => this.markAppliedScript(this.keys.applied(key), Math.ceil(ttlMs)));
+    await this.scripts.markApplied(this.keys.applied(key), Math.ceil(ttlMs));
   }
 
   async advance(key: string, at: number, value: string): Promise<boolean> {
-    const json = JSON.stringify({ at, value });
-    return (await this.family.run('write', () => this.advanceScript(this.keys.states, key, at, json))) === 1;
+    return (await this.scripts.advance(this.keys.states, key, at, JSON.stringify({ at, value }))) === 1;
   }
 
-  async putBlock(block: SignalBlock): Promise<void> {
-    const { blocks, channel } = this.keys;
-    await this.family.run('write', () =>
-      this.putBlockScript(blocks, channel, block.id, JSON.stringify(block)),
+  async putBlock(block: SignalBlock): Promise<SignalChange> {
+    const k = this.keys;
+    const record: SignalRecord = { id: block.id, type: 'block', block };
+    const change: Change<SignalRecord> = { op: 'add', record };
+    const version = await this.scripts.put(
+      k.records,
+      k.version,
+      k.channel,
+      record.id,
+      JSON.stringify(record),
+      JSON.stringify(change),
     );
+    return { ...change, version };
   }
 
-  async removeBlock(id: string): Promise<void> {
-    const { blocks, channel } = this.keys;
-    await this.family.run('write', () => this.removeBlockScript(blocks, channel, id));
+  async removeBlock(id: string): Promise<SignalChange | undefined> {
+    const k = this.keys;
+    const change: Change<SignalRecord> = { op: 'remove', id };
+    const version = await this.scripts.remove(k.records, k.version, k.channel, id, JSON.stringify(change));
+    return version === 0 ? undefined : { ...change, version };
   }
 
-  async blocks(): Promise<SignalBlock[]> {
-    return values(await this.family.run('write', () => this.readHashScript(this.keys.blocks))).map(
-      ([, json]) => JSON.parse(json) as SignalBlock,
+  async patchTransmitter(name: string, patch: TransmitterState): Promise<SignalChange> {
+    const k = this.keys;
+    const id = transmitterRecordId(name);
+    const empty: SignalRecord = { id, type: 'transmitter', name, state: {} };
+    const [version, json] = await this.scripts.patchTransmitter(
+      k.records,
+      k.version,
+      k.channel,
+      id,
+      JSON.stringify(empty),
+      JSON.stringify(patch),
     );
+    return { op: 'add', record: JSON.parse(json) as SignalRecord, version };
   }
 
-  async patchTransmitter(name: string, patch: TransmitterState, announce: boolean): Promise<void> {
-    const { transmitters, channel } = this.keys;
-    const json = JSON.stringify(patch);
-    await this.family.run('write', () =>
-      this.patchScript(transmitters, channel, name, json, announce ? '1' : '0'),
-    );
+  /** Nothing of this family expires (SignalMirror.expire drops nothing). */
+  async removeExpired(_ids: readonly string[], _now: number): Promise<void> {}
+
+  async version(): Promise<number> {
+    return Number(await this.family.run('lookup', () => this.scripts.version(this.keys.version)));
   }
 
+  snapshot(): Promise<Snapshot<SignalRecord>> {
+    return readSnapshot<SignalRecord>(this.family, this.keys);
+  }
+
+  /** Every transmitter's stored state: what `provgate signals status` prints without a gateway. */
   async transmitters(): Promise<Record<string, TransmitterState>> {
-    const flat = await this.family.run('write', () => this.readHashScript(this.keys.transmitters));
-    return Object.fromEntries(
-      values(flat).map(([name, json]) => [name, JSON.parse(json) as TransmitterState]),
-    );
+    const { records } = await this.snapshot();
+    return Object.fromEntries(records.flatMap((r) => (r.type === 'transmitter' ? [[r.name, r.state]] : [])));
   }
 
-  onChange(listener: () => void): void {
-    this.listeners.push(listener);
+  subscribe(listener: (change: Change<SignalRecord>) => void): () => void {
+    return this.family.subscribe(this.keys.channel, (message) => {
+      const change = decodeChange<SignalRecord>(message);
+      // Dropped: the version gap it leaves brings a reload.
+      if (change === undefined) {
+        this.logger?.warn({ event: 'store.bad_message' }, 'ignored an unreadable signal message');
+        return;
+      }
+      listener(change);
+    });
   }
 
-  onReconnect(listener: () => void): void {
-    this.family.onReconnect(listener);
+  onReconnect(listener: () => void): () => void {
+    return this.family.onReconnect(listener);
   }
 
   settled(): Promise<void> {
@@ -157,11 +203,4 @@ export class RedisSignalStore implements SignalStore {
   async close(): Promise<void> {
     this.family.close();
   }
-}
-
-/** HGETALL as a script answers a flat [field, value, field, value...] list. */
-function values(flat: readonly string[]): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
-  return pairs;
 }

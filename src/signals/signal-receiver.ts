@@ -13,22 +13,23 @@ import { mapEvent } from './map-event.js';
 import { ForeignKeyError, TransmitterKeysUnavailable } from './select-set-key.js';
 import { SetError } from './set-error.js';
 import { SetPoller } from './set-poller.js';
+import type { SignalMirror } from './signal-mirror.js';
+import type { SignalState } from './signal-state.js';
 import { SignalStats } from './signal-stats.js';
-import type { SignalBlock, SignalStore, TransmitterState } from './signal-store.js';
+import type { SignalBlock, TransmitterState } from './signal-store.js';
 import { describeSubject } from './subject-id.js';
 import { type Arrival, type SetFacts, setFingerprint, type ValidSet, validateSet } from './validate-set.js';
 
 export interface ReceiverDeps {
   readonly signals: CompiledSignals;
   readonly revocations: RevocationService;
-  readonly store: SignalStore;
+  /** Blocks and transmitter states, mirrored through the one MirrorSync; the applied-SET record. */
+  readonly state: SignalState;
   readonly logger: Logger;
   readonly events: SecurityEvents;
   readonly clock: () => number;
   /** The token issuers in force: a reload replaces them. */
   readonly tokenIssuers: () => IssuerRegistry;
-  /** How often blocks and stream states are read again in case a change message was missed. */
-  readonly resyncSeconds: number;
 }
 
 /** What became of one SET: the push answer and the poll acknowledgement both follow from it. */
@@ -60,26 +61,19 @@ const APPLIED_MARGIN_MS = 60_000;
 
 /**
  * The Shared Signals receiver: validates SETs (push and poll alike), applies each once, and keeps
- * the in-memory view the request path reads (blocks, transmitters whose stream is down).
+ * the signal family (SignalState) whose mirror the request path reads: blocks, streams down.
  */
 export class SignalReceiver {
   readonly stats: SignalStats;
   private readonly logger: Logger;
   private readonly inFlight = new Map<string, Promise<SetOutcome>>();
   private readonly pollers: SetPoller[] = [];
-  private blocksBySubject = new Map<string, SignalBlock[]>();
-  /** Issuer id -> the shortest maxTokenAgeSeconds of a fail-closed transmitter whose stream is down. */
-  private downCaps = new Map<string, number>();
-  private shared: Record<string, TransmitterState> = {};
-  private refreshing: Promise<void> | undefined;
-  private refreshAgain = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly mirror: SignalMirror;
 
   constructor(private readonly deps: ReceiverDeps) {
+    this.mirror = deps.state.mirror;
     this.stats = new SignalStats(deps.signals.byName.keys());
     this.logger = deps.logger.child({ component: 'signals' });
-    deps.store.onChange(() => void this.refreshShared());
-    deps.store.onReconnect(() => void this.refreshShared());
   }
 
   get pushPath(): string {
@@ -87,12 +81,9 @@ export class SignalReceiver {
   }
 
   async start(): Promise<void> {
-    const { signals, store } = this.deps;
+    const { signals, state } = this.deps;
     signals.keySets.start(this.logger);
-    await store.settled();
-    await this.refreshShared();
-    this.timer = setInterval(() => void this.refreshShared(), this.deps.resyncSeconds * 1000);
-    this.timer.unref();
+    await state.start();
     for (const transmitter of signals.byName.values()) {
       if (transmitter.delivery !== 'poll') continue;
       const poller = new SetPoller({
@@ -109,11 +100,9 @@ export class SignalReceiver {
   /** Pollers stop first (a batch in progress is left unacknowledged, so it comes again). */
   async stop(): Promise<void> {
     await Promise.all(this.pollers.map((p) => p.stop()));
-    if (this.timer !== undefined) clearInterval(this.timer);
     this.deps.signals.keySets.stop();
     await Promise.allSettled(this.inFlight.values());
-    await this.refreshing;
-    await this.deps.store.close();
+    await this.deps.state.stop();
   }
 
   /**
@@ -121,8 +110,9 @@ export class SignalReceiver {
    * the stream that would revoke it is down. Map lookups only; nothing at all while none apply.
    */
   check(token: VerifiedToken, routeName: string, nowMs: number): void {
-    if (this.blocksBySubject.size > 0 && token.claims.sub !== undefined) {
-      const blocks = this.blocksBySubject.get(`${token.issuer.id}\u0000${token.claims.sub}`);
+    const mirror = this.mirror;
+    if (mirror.hasBlocks && token.claims.sub !== undefined) {
+      const blocks = mirror.blocksOf(token.issuer.id, token.claims.sub);
       if (blocks !== undefined) {
         for (const block of blocks) {
           const routes = this.deps.signals.blockOn.get(block.signal)?.routes;
@@ -137,8 +127,8 @@ export class SignalReceiver {
         }
       }
     }
-    if (this.downCaps.size > 0) {
-      const maxAge = this.downCaps.get(token.issuer.id);
+    if (mirror.hasDownStreams) {
+      const maxAge = mirror.downCapOf(token.issuer.id);
       if (maxAge !== undefined && (token.claims.iat ?? 0) * 1000 < nowMs - maxAge * 1000)
         throw new AuthFailure(
           'signal_stream_down',
@@ -192,10 +182,10 @@ export class SignalReceiver {
     key: string,
     via: Arrival['via'],
   ): Promise<SetOutcome> {
-    const { store, clock } = this.deps;
+    const { state, clock } = this.deps;
     const name = set.eventName ?? set.eventUri;
     const base = this.logFields(set, via);
-    if (await store.wasApplied(key)) {
+    if (await state.wasApplied(key)) {
       this.stats.count(set.transmitter.name, set.eventName ?? 'unknown', 'duplicate');
       this.logger.info(
         { event: 'signal.duplicate', ...base },
@@ -205,13 +195,13 @@ export class SignalReceiver {
     }
     const results = await applyPlan(set, plan, {
       revocations: this.deps.revocations,
-      store,
+      state,
       logger: this.logger,
       clock,
     });
     const ttlMs =
       (set.transmitter.maxAgeSeconds + set.transmitter.clockSkewSeconds) * 1000 + APPLIED_MARGIN_MS;
-    await store.markApplied(key, ttlMs);
+    await state.markApplied(key, ttlMs);
     const status = plan.ignored === undefined ? 'applied' : 'ignored';
     this.stats.count(set.transmitter.name, set.eventName ?? 'unknown', status);
     const fields = {
@@ -290,16 +280,12 @@ export class SignalReceiver {
     throw err;
   }
 
-  /** Every transmitter, with what every instance knows of it (the store) and this one's poller. */
+  /** Every transmitter, with what every instance knows of it (the mirror) and this one's poller. */
   async status(): Promise<TransmitterStatus[]> {
-    try {
-      this.shared = await this.deps.store.transmitters();
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-    }
+    const mirror = this.mirror;
     const keys = new Map(this.deps.signals.keySets.status().map((s) => [s.issuerId, s]));
     return [...this.deps.signals.byName.values()].map((t) => {
-      const state = this.shared[t.name] ?? {};
+      const state = mirror.transmitter(t.name) ?? {};
       const k = keys.get(t.name);
       const poller = this.pollers.find((p) => p.transmitter === t);
       return {
@@ -322,7 +308,12 @@ export class SignalReceiver {
 
   /** Blocks in force, for the admin API. */
   blocks(): SignalBlock[] {
-    return [...this.blocksBySubject.values()].flat();
+    return this.mirror.blocks();
+  }
+
+  /** Brings blocks and stream states up to the store (tests; the sync runs by itself). */
+  sync(): Promise<void> {
+    return this.deps.state.sync();
   }
 
   /**
@@ -330,10 +321,9 @@ export class SignalReceiver {
    * the same kind for the subject decides again, as it would have anyway. False: no such block.
    */
   async unblock(id: string, by: string): Promise<boolean> {
-    const block = this.blocks().find((b) => b.id === id);
+    const block = this.mirror.block(id);
     if (block === undefined) return false;
-    await this.deps.store.removeBlock(id);
-    await this.refreshShared();
+    await this.deps.state.removeBlock(id);
     this.logger.warn(
       {
         event: 'signal.block_lifted',
@@ -349,61 +339,10 @@ export class SignalReceiver {
     return true;
   }
 
-  /** Reads blocks and stream states again; a change during a read makes one more read after it. */
-  refreshShared(): Promise<void> {
-    if (this.refreshing !== undefined) {
-      this.refreshAgain = true;
-      return this.refreshing;
-    }
-    const run = (async () => {
-      do {
-        this.refreshAgain = false;
-        try {
-          const [blocks, transmitters] = await Promise.all([
-            this.deps.store.blocks(),
-            this.deps.store.transmitters(),
-          ]);
-          this.index(blocks, transmitters);
-        } catch (err) {
-          // Away: the last known blocks and states stay in force until the store answers. Any
-          // other error is a bug: logged, never an unhandled rejection of a timer or a message.
-          if (!(err instanceof StoreUnavailableError))
-            this.logger.error({ err, event: 'signal.sync_failed' }, 'reading signal state failed');
-          return;
-        }
-      } while (this.refreshAgain);
-    })().finally(() => {
-      this.refreshing = undefined;
-    });
-    this.refreshing = run;
-    return run;
-  }
-
-  private index(blocks: readonly SignalBlock[], transmitters: Record<string, TransmitterState>): void {
-    const bySubject = new Map<string, SignalBlock[]>();
-    for (const block of blocks) {
-      const key = `${block.issuerId}\u0000${block.sub}`;
-      const list = bySubject.get(key);
-      if (list === undefined) bySubject.set(key, [block]);
-      else list.push(block);
-    }
-    const caps = new Map<string, number>();
-    for (const t of this.deps.signals.byName.values()) {
-      const stream = transmitters[t.name]?.stream;
-      if (stream !== 'paused' && stream !== 'disabled') continue;
-      if (t.onStreamDown !== 'fail-closed' || t.maxTokenAgeSeconds === undefined) continue;
-      for (const issuerId of t.governs)
-        caps.set(issuerId, Math.min(caps.get(issuerId) ?? Infinity, t.maxTokenAgeSeconds));
-    }
-    this.blocksBySubject = bySubject;
-    this.downCaps = caps;
-    this.shared = transmitters;
-  }
-
   /** Bookkeeping for status: best effort, never the reason a SET fails. */
   private async note(name: string, patch: TransmitterState): Promise<void> {
     try {
-      await this.deps.store.patchTransmitter(name, patch, false);
+      await this.deps.state.patchTransmitter(name, patch);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError))
         this.logger.error({ err, event: 'signal.status_failed' }, 'transmitter status not recorded');

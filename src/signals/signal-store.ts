@@ -1,3 +1,5 @@
+import type { StoredChange } from '../store/change-message.js';
+import type { MirroredStore } from '../store/mirrored-store.js';
 import type { BlockingEvent } from './event-types.js';
 
 /** A subject blocked by a transmitter's signal (signals.blockOn) until a later signal lifts it. */
@@ -17,7 +19,7 @@ export interface SignalBlock {
 
 export type StreamState = 'enabled' | 'paused' | 'disabled';
 
-/** What every instance knows about a transmitter (shared with the Redis store). Times are ISO 8601. */
+/** What every instance knows about a transmitter. Times are ISO 8601. */
 export interface TransmitterState {
   readonly stream?: StreamState;
   readonly streamReason?: string | null;
@@ -32,29 +34,43 @@ export interface TransmitterState {
 }
 
 /**
- * Where the receiver keeps what must hold across instances and restarts: which SETs were applied
- * (so a SET is applied once however often it arrives), the latest state per subject and signal
- * (so an older event arriving late changes nothing), blocks and transmitter states. `memory` is
- * one process; `redis` is every instance. Writes resolve once stored, or reject with
- * StoreUnavailableError.
+ * The signal family's mirrored records: the blocks signals hold and each transmitter's state
+ * (stream state for the request path, last event and error for status). One family, one version
+ * counter, one change channel, so a change of either kind is one versioned message.
  */
-export interface SignalStore {
-  readonly kind: 'memory' | 'redis';
-  readonly available: boolean;
+export type SignalRecord =
+  | { readonly id: string; readonly type: 'block'; readonly block: SignalBlock }
+  | {
+      readonly id: string;
+      readonly type: 'transmitter';
+      readonly name: string;
+      readonly state: TransmitterState;
+    };
+
+export type SignalChange = StoredChange<SignalRecord>;
+
+/** The record id of a transmitter's state; block ids come from blockId (apply-signal.ts). */
+export function transmitterRecordId(name: string): string {
+  return `transmitter:${name}`;
+}
+
+/**
+ * Where the receiver keeps what must hold across instances and restarts. Mirrored (through the one
+ * MirrorSync): blocks and transmitter states. Store-side only, each one atomic command: which SETs
+ * were applied (so a SET is applied once however often it arrives) and the latest state per
+ * subject and signal (so an older event arriving late changes nothing). `memory` is one process;
+ * `redis` is every instance. Writes resolve once stored, or reject with StoreUnavailableError.
+ */
+export interface SignalStore extends MirroredStore<SignalRecord> {
   wasApplied(key: string): Promise<boolean>;
   markApplied(key: string, ttlMs: number): Promise<void>;
   /** Records `value` as the state of `key` at `at` unless a later state is recorded; true when recorded. */
   advance(key: string, at: number, value: string): Promise<boolean>;
-  putBlock(block: SignalBlock): Promise<void>;
-  removeBlock(id: string): Promise<void>;
-  blocks(): Promise<SignalBlock[]>;
-  /** Merges `patch` into the transmitter's state; `announce` tells every instance to reload. */
-  patchTransmitter(name: string, patch: TransmitterState, announce: boolean): Promise<void>;
-  transmitters(): Promise<Record<string, TransmitterState>>;
-  /** A block or an announced transmitter state changed (on any instance, this one included). */
-  onChange(listener: () => void): void;
-  onReconnect(listener: () => void): void;
-  /** Resolves once the first connection attempt has ended (bounded). */
-  settled(): Promise<void>;
+  putBlock(block: SignalBlock): Promise<SignalChange>;
+  /** Undefined: there was no such block. */
+  removeBlock(id: string): Promise<SignalChange | undefined>;
+  /** Merges `patch` into the transmitter's stored state; resolves with the merged record. */
+  patchTransmitter(name: string, patch: TransmitterState): Promise<SignalChange>;
+  /** Detaches from the store's connection (which other stores of the process may share). */
   close(): Promise<void>;
 }

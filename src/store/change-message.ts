@@ -7,6 +7,9 @@ export type Change<R> = ({ op: 'add'; record: R } | { op: 'remove'; id: string }
   version?: number | undefined;
 };
 
+/** A change as a store-first write resolves with it: what was stored, at the version it made. */
+export type StoredChange<R> = Change<R> & { readonly version: number };
+
 /**
  * Reads `<version> <change JSON>`, as the Lua scripts publish it (the version comes from the INCR
  * of the same script as the write, so it is exact). A bare JSON change is accepted too and leaves

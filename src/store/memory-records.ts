@@ -22,9 +22,11 @@ export class MemoryRecords<R extends MirroredRecord> {
     return [...this.records.values()];
   }
 
-  put(record: R): void {
+  /** Stores and announces `record`; returns the version this write made. */
+  put(record: R): number {
     this.records.set(record.id, record);
     this.emit({ op: 'add', record, version: ++this.counter });
+    return this.counter;
   }
 
   delete(id: string): R | undefined {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Change } from './change-message.js';
+import type { Change, StoredChange } from './change-message.js';
 import type { Mirror, MirroredRecord, MirroredStore, Snapshot, SyncPolicy } from './mirrored-store.js';
 import { StoreUnavailableError } from './store-unavailable-error.js';
 
@@ -91,6 +91,19 @@ export class MirrorSync<R extends MirroredRecord> {
         return this.sync();
       });
     return this.queued;
+  }
+
+  /**
+   * A change this instance has just stored (a store-first write), with the version the store gave
+   * it: it holds in the mirror at once, so the writer's next read sees it, unless the mirror is
+   * already at or past that version (its own message, or a later change of the same record, came
+   * first over the subscriber). The version moves only with the messages, so a lost one is still
+   * noticed as a gap.
+   */
+  applyStored(change: StoredChange<R>): void {
+    if (change.version <= this.lastVersion) return;
+    if (change.op === 'add') this.mirror.apply(change.record);
+    else this.mirror.remove(change.id);
   }
 
   /** Seconds since the mirror was last known to equal the store; 0 while it is. */

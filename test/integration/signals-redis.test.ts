@@ -187,6 +187,67 @@ describe('an event pushed to one instance', () => {
   });
 });
 
+/** Calls per command since the last CONFIG RESETSTAT (commands run by scripts included). */
+async function commandCalls(): Promise<Record<string, number>> {
+  const info = await inspect.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const [, name, n] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[name!] = Number(n);
+  return calls;
+}
+
+describe('signal state on the one mirroring mechanism', () => {
+  test('a block made on one instance reaches the other as a versioned change message, with no reload', async () => {
+    const listener = new Redis(redis.url);
+    const messages: string[] = [];
+    try {
+      await listener.subscribe(`${PREFIX}{sig}:changes`);
+      listener.on('message', (_channel: string, message: string) => messages.push(message));
+      const t = now();
+      const risky = await token('versioned-risky', t - 30);
+      assert.equal(await verdict(b, risky), 'ok');
+      await inspect.config('RESETSTAT');
+
+      const res = await push(
+        a,
+        await idp.sign({
+          event: 'risk-level-change',
+          subject: user('versioned-risky'),
+          payload: { principal: 'USER', current_level: 'HIGH', event_timestamp: t },
+        }),
+      );
+      assert.equal(res.status, 202, res.body);
+      await waitFor(async () => (await verdict(b, risky)) === '401 signal_blocked', {
+        message: 'block on B',
+      });
+      const block = b.running.signals!.blocks().find((x) => x.sub === 'versioned-risky');
+      assert.ok(block !== undefined, 'B lists the block');
+      // An operator on B lifts it; A hears that the same way.
+      const lifted = await admin(b.adminUrl, 'DELETE', `/signals/blocks/${block.id}`);
+      assert.equal(lifted.status, 200, JSON.stringify(lifted.body));
+      await waitFor(async () => (await verdict(a, risky)) === 'ok', { message: 'block lifted on A' });
+      // A resync now is a version check on each instance: both mirrors already hold the version.
+      for (const gw of [a, b]) await gw.running.signals!.sync();
+
+      const calls = await commandCalls();
+      assert.equal(calls.hgetall, undefined, `no signal state was read again: ${JSON.stringify(calls)}`);
+      assert.ok((calls.get ?? 0) >= 2, `each instance compared the version: ${JSON.stringify(calls)}`);
+      await waitFor(() => messages.some((m) => m.includes('"op":"remove"')), { message: 'the lift message' });
+      const parsed = messages.map((m) => {
+        const space = m.indexOf(' ');
+        return { version: Number(m.slice(0, space)), change: JSON.parse(m.slice(space + 1)) };
+      });
+      for (const { version } of parsed) assert.ok(Number.isSafeInteger(version), `versioned: ${messages}`);
+      for (let i = 1; i < parsed.length; i++)
+        assert.equal(parsed[i]!.version, parsed[i - 1]!.version + 1, `consecutive: ${messages}`);
+      const put = parsed.find((p) => p.change.op === 'add' && p.change.record.type === 'block');
+      assert.equal(put?.change.record.block.sub, 'versioned-risky');
+      assert.ok(parsed.some((p) => p.change.op === 'remove' && p.change.id === block.id));
+    } finally {
+      listener.disconnect();
+    }
+  });
+});
+
 describe('idempotent and durable', () => {
   test('one SET sent to both instances, twice, and at once is applied once', async () => {
     const t = now();
@@ -288,7 +349,7 @@ describe('idempotent and durable', () => {
   });
 
   test('no signal state read failed for any reason but an outage', () => {
-    const failures = [...a.logs.lines, ...b.logs.lines].filter((l) => l.event === 'signal.sync_failed');
+    const failures = [...a.logs.lines, ...b.logs.lines].filter((l) => l.event === 'signal.sync_error');
     assert.deepEqual(failures, []);
   });
 
