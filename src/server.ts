@@ -244,13 +244,15 @@ export async function startGateway(configPath: string, options: StartOptions = {
       // the grace ends: close each as soon as it is idle, so the drain lasts as long as the work.
       const sweep = setInterval(() => server.closeIdleConnections(), 100);
       try {
-        await gateway.app.close();
+        const closing = gateway.app.close();
+        // Upgraded connections are no longer the server's to close, yet its close waits for
+        // them: a tunnel never ends by itself, so they end here, once the listener is shut.
+        gateway.tunnels.stop();
+        await closing;
       } finally {
         clearTimeout(timer);
         clearInterval(sweep);
       }
-      // Upgraded connections are no longer the server's: they end with their registry.
-      gateway.tunnels.stop();
       await admin.close();
       await observability.close();
       const last = runtime.current;

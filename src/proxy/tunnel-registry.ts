@@ -40,6 +40,7 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 export class TunnelRegistry {
   private readonly open = new Set<OpenTunnel>();
   private recheckQueued = false;
+  private stopped = false;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly deps: TunnelRegistryDeps) {
@@ -55,6 +56,11 @@ export class TunnelRegistry {
    * tunnel ends by itself. A credential already dead is closed at once.
    */
   add(credential: TunnelCredential, close: () => void): () => void {
+    // Authorised while the gateway was stopping: it would hold the listener's close open.
+    if (this.stopped) {
+      close();
+      return () => {};
+    }
     const { exp } = credential.verified.claims;
     const tunnel: OpenTunnel = {
       ...credential,
@@ -75,6 +81,7 @@ export class TunnelRegistry {
 
   /** Closes every tunnel without an event (the gateway is stopping), and stops listening. */
   stop(): void {
+    this.stopped = true;
     this.unsubscribe();
     for (const tunnel of [...this.open]) {
       this.forget(tunnel);

@@ -197,7 +197,7 @@ describe('serve-stale: two instances lose Redis and get it back', () => {
     assert.match(
       list.stdout,
       new RegExp(
-        `^${revokedId}  \\S+Z  by oncall-alice \\(api\\)  token revoked-before-outage of enterprise  reason: phished$`,
+        `^${revokedId}  \\S+Z  by static-token \\(api\\)  token revoked-before-outage of enterprise  reason: phished  note: oncall-alice$`,
         'm',
       ),
     );
