@@ -1,4 +1,3 @@
-import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminApp } from './admin/admin-app.js';
@@ -6,7 +5,6 @@ import { ConfigError } from './config/config-error.js';
 import { loadConfigFile } from './config/load-config.js';
 import { maxClockSkewSeconds } from './config/max-clock-skew.js';
 import { buildGateway, type Gateway } from './http/app.js';
-import { loadListenerTls } from './http/listener-tls.js';
 import { registerSenderConstraintMetrics } from './http/sender-constraint-metrics.js';
 import type { CompiledIssuer } from './keys/issuer-registry.js';
 import { createLineageStore } from './lineage/create-lineage-store.js';
@@ -160,7 +158,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     signals: signalReceiver,
     proofReplay,
     lineage,
-    tls: loadListenerTls(config.listen.tls, dirname(resolve(path))),
+    tls: compiled.listenerTls,
   });
   const reloader = new ConfigReloader({
     path,

@@ -1,9 +1,9 @@
-import type { IssuerConfig, ProtectionConfig } from './schema.js';
+import type { IssuerConfig, ListenConfig, ProtectionConfig } from './schema.js';
 
 /**
  * What a configuration that failed its schema still says, for checks that need no whole config:
- * the issuers and the protection section that are valid by themselves, whose key files, key sets
- * and deny lists can still be loaded, so that one run reports those problems too.
+ * the issuers, the protection section and `listen.tls` that are valid by themselves, whose key
+ * files, key sets, deny lists and certificates can still be loaded, so that one run reports those problems too.
  */
 export interface PartialConfig {
   /** Absolute path of the file; relative paths inside it resolve against its folder. */
@@ -12,6 +12,8 @@ export interface PartialConfig {
   readonly protection: ProtectionConfig | undefined;
   /** Every route name the file gives, valid route or not (protection rules name routes). */
   readonly routeNames: readonly string[];
+  /** `listen.tls` when valid by itself: its files can still be read. */
+  readonly listenTls: ListenConfig['tls'];
 }
 
 /** A configuration that cannot run; carries every problem found, each as `path: message`. */

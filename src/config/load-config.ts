@@ -49,6 +49,7 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv, source = '
 
 const issuerSchema = configSchema.shape.issuers.valueType;
 const protectionSchema = configSchema.shape.protection.unwrap();
+const listenTlsSchema = configSchema.shape.listen.unwrap().shape.tls.unwrap();
 
 /**
  * The parts of an invalid configuration that are valid by themselves. An issuer with a problem
@@ -71,7 +72,12 @@ function partialConfig(raw: unknown, path: string, problems: readonly string[]):
   const routeNames = Array.isArray(doc.routes)
     ? doc.routes.flatMap((r: unknown) => (isRecord(r) && typeof r.name === 'string' ? [r.name] : []))
     : [];
-  return { path, issuers, protection, routeNames };
+  const tls = isRecord(doc.listen) ? doc.listen.tls : undefined;
+  const listenTls =
+    tls === undefined || problems.some((p) => p.startsWith('listen.tls.'))
+      ? undefined
+      : listenTlsSchema.safeParse(tls).data;
+  return { path, issuers, protection, routeNames, listenTls };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -7,13 +7,14 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { RequestStats } from '../observability/request-stats.js';
 import { SecurityEvents } from '../observability/security-events.js';
+import type { ListenerTls } from '../runtime/load-listener-tls.js';
 import type { SenderConstraint } from '../verify/check-sender-constraint.js';
 import { prepareTlsSocket } from '../verify/client-certificate.js';
 import type { ProofReplayStore } from '../verify/dpop/proof-replay.js';
 import { createAuthHook } from './auth-hook.js';
 import { installHeaderLimit } from './header-limit.js';
 import { createLineageSteps } from './lineage-setup.js';
-import { httpsOptions, type ListenerTls } from './listener-tls.js';
+import { httpsOptions } from './listener-tls.js';
 import { installOverloadGuard } from './overload-guard.js';
 import type { PipelineDeps } from './request-pipeline.js';
 import { createSenderConstraint } from './sender-constraint-setup.js';
@@ -40,7 +41,7 @@ export interface GatewayDeps {
   readonly signals?: SignalReceiver | undefined;
   /** DPoP proof ids shared by every instance (Redis store); this process's memory when absent. */
   readonly proofReplay?: ProofReplayStore | undefined;
-  /** `listen.tls`, read by the caller (loadListenerTls): the proxy listener speaks TLS. */
+  /** `listen.tls`, read and checked with the configuration (runtime/load-listener-tls.ts): the proxy listener speaks TLS. */
   readonly tls?: ListenerTls | undefined;
   /** Lineage of minted tokens: recorded on minting routes, checked where resource tokens are taken. */
   readonly lineage?: LineageService | undefined;

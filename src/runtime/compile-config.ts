@@ -19,6 +19,7 @@ import { keyTrustPolicyOf } from '../keys/key-trust.js';
 import { loadJwksFile } from '../keys/load-jwks.js';
 import { remoteRefresherOptions } from '../keys/remote-refresher-options.js';
 import { type CompiledProtection, compileProtection } from '../protection/compile-protection.js';
+import { type ListenerTls, loadListenerTls } from './load-listener-tls.js';
 
 /** Everything the request path needs, computed once from a validated configuration. */
 export interface CompiledConfig {
@@ -29,6 +30,8 @@ export interface CompiledConfig {
   readonly routes: readonly CompiledRoute[];
   /** Undefined when the config has no `protection:` section: the request path then skips it entirely. */
   readonly protection: CompiledProtection | undefined;
+  /** `listen.tls` read and parsed; undefined without it (or when the caller did not ask: reload). */
+  readonly listenerTls: ListenerTls | undefined;
   readonly warnings: readonly string[];
 }
 
@@ -37,6 +40,11 @@ export interface CompileOptions {
   readonly clock?: () => number;
   /** Fetch remote key sets now (default true); false leaves them unloaded, e.g. offline checks. */
   readonly fetchKeys?: boolean;
+  /**
+   * Read and check the `listen.tls` files (default true). A reload passes false: the listener
+   * keeps the material it started with, so a file changed since is no reason to refuse a reload.
+   */
+  readonly listenerTls?: boolean;
 }
 
 export async function compileConfig(
@@ -80,9 +88,11 @@ export async function compileConfig(
   if (config.store.kind === 'redis' && !config.store.url && !config.store.redisOptions) {
     problems.push('store.url: required when store.kind is redis');
   }
+  const listenerTls =
+    options.listenerTls === false ? undefined : loadListenerTls(config.listen.tls, baseDir, problems);
   await loadRemoteKeySets(keySets, options, problems, warnings);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config, registry, keySets, routes, protection, warnings };
+  return { config, registry, keySets, routes, protection, listenerTls, warnings };
 }
 
 /**
@@ -195,8 +205,8 @@ export async function compileConfigFile(
 
 /**
  * A schema-stage ConfigError with the problems of loading the file's valid parts added: the key
- * files and key sets of the issuers valid by themselves, and the deny lists of a valid
- * `protection:` section. An HS256 on one issuer and a missing key file on another are then two
+ * files and key sets of the issuers valid by themselves, the deny lists of a valid
+ * `protection:` section and the files of a valid `listen.tls`. An HS256 on one issuer and a missing key file on another are then two
  * lines of one run, not two runs.
  */
 export async function withLoadProblems(err: ConfigError, options: CompileOptions = {}): Promise<ConfigError> {
@@ -206,6 +216,7 @@ export async function withLoadProblems(err: ConfigError, options: CompileOptions
   const problems: string[] = [];
   const { keySets } = await compileIssuers(partial.issuers, baseDir, options.clock ?? Date.now, problems, []);
   compileProtection(partial.protection, baseDir, partial.routeNames, problems);
+  if (options.listenerTls !== false) loadListenerTls(partial.listenTls, baseDir, problems);
   await loadRemoteKeySets(keySets, options, problems, []);
   return problems.length === 0 ? err : new ConfigError([...err.problems, ...problems]);
 }

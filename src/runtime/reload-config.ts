@@ -123,11 +123,14 @@ export class ConfigReloader {
       const pinned = keepRestartSettings(previous.compiled.config, loaded.config);
       kept = pinned.kept;
       // Remote key sets are fetched here, each bounded by its source's timeout.
-      compiled = await compileConfig(pinned.config, loaded.path, { clock: this.deps.clock });
+      compiled = await compileConfig(pinned.config, loaded.path, {
+        clock: this.deps.clock,
+        listenerTls: false,
+      });
     } catch (err) {
       if (err instanceof ConfigError) {
         // As at start: a refused reload lists every problem of the file, not only the schema's.
-        const all = await withLoadProblems(err, { clock: this.deps.clock });
+        const all = await withLoadProblems(err, { clock: this.deps.clock, listenerTls: false });
         return this.refuse(previous, trigger, all.problems);
       }
       return this.failed(err, trigger);

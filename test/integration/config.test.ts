@@ -13,6 +13,7 @@ import { loadConfigFile } from '../../src/config/load-config.js';
 import { jwksOf } from '../../src/demo/dev-keys.js';
 import { type CompiledConfig, compileConfig, compileConfigFile } from '../../src/runtime/compile-config.js';
 import { type KeyRing, keyRing, referenceConfig, tempDir } from '../helpers/gateway-fixture.js';
+import { selfSigned } from '../helpers/openssl-certs.js';
 
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '../..');
@@ -233,6 +234,82 @@ describe('one problem per line, naming its path', () => {
       'routes.2.name: duplicate route name mail',
     ]);
   });
+});
+
+describe('listen.tls files, checked with everything else', () => {
+  /** A missing certificate, a key that is not PEM, a client CA that does not parse, and a route problem. */
+  function brokenTls(): Mutable {
+    writeFileSync(join(dir, 'not-a-key.pem'), 'this is not a private key\n');
+    writeFileSync(
+      join(dir, 'broken-ca.pem'),
+      '-----BEGIN CERTIFICATE-----\nMIIBroken0000\n-----END CERTIFICATE-----\n',
+    );
+    const config = baseConfig();
+    config.listen.tls = { cert: 'tls/missing.crt', key: 'not-a-key.pem', clientCa: 'broken-ca.pem' };
+    config.routes[0].issuers = ['enterprise', 'nobody'];
+    return config;
+  }
+  const expected = () => [
+    `listen.tls.cert: no such file ${join(dir, 'tls/missing.crt')}`,
+    /^listen\.tls\.key: .*not-a-key\.pem is not a PEM private key \(.+\)$/,
+    /^listen\.tls\.clientCa: certificate 1 of .*broken-ca\.pem does not parse \(.+\)$/,
+    'routes.0.issuers.1: unknown issuer nobody',
+  ];
+
+  test('every file problem has its path, reported with the other problems', async () => {
+    const problems = await problemsOf(brokenTls());
+    for (const problem of expected()) assertHasProblem(problems, problem);
+    assert.equal(problems.length, 4, problems.join('\n'));
+  });
+
+  test('a key of another certificate, and a clientCa that is not there', async () => {
+    const one = selfSigned(dir, 'tls-one');
+    const other = selfSigned(dir, 'tls-other');
+    const config = baseConfig();
+    config.listen.tls = { cert: one.certPath, key: other.keyPath, clientCa: 'no-ca.pem' };
+    assert.deepEqual(await problemsOf(config), [
+      `listen.tls.key: ${other.keyPath} is not the private key of ${one.certPath}`,
+      `listen.tls.clientCa: no such file ${join(dir, 'no-ca.pem')}`,
+    ]);
+  });
+
+  test('sound files compile into the listener material', async () => {
+    const server = selfSigned(dir, 'tls-sound');
+    const config = baseConfig();
+    config.listen.tls = { cert: server.certPath, key: server.keyPath, clientCa: server.certPath };
+    const compiled = await load(config);
+    assert.deepEqual(compiled.listenerTls?.cert, server.cert);
+    assert.deepEqual(compiled.listenerTls?.key, server.key);
+  });
+
+  test('with a schema problem elsewhere, the files are still checked in the same run', async () => {
+    const config = brokenTls();
+    config.issuers.enterprise.algorithms = ['RS256', 'HS256'];
+    try {
+      await compileConfigFile(writeConfig(config), { env: {} });
+      assert.fail('the configuration loaded, but should not have');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assertHasProblem(err.problems, /^issuers\.enterprise\.algorithms\.1: HS256 is refused/);
+      for (const problem of expected().slice(0, 3)) assertHasProblem(err.problems, problem);
+    }
+  });
+
+  for (const command of ['check-config', 'start']) {
+    test(`provgate ${command} prints each one and exits 1, no stack trace`, async () => {
+      const result = await cli(command, writeConfig(brokenTls()));
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      const lines = result.stderr.split('\n');
+      for (const problem of expected()) {
+        assert.ok(
+          lines.some((l) => (typeof problem === 'string' ? l === problem : problem.test(l))),
+          `no line ${problem} in:\n${result.stderr}`,
+        );
+      }
+      assert.ok(lines.includes('configuration invalid: 4 problem(s)'), result.stderr);
+      assert.doesNotMatch(result.stderr, /^\s+at /m);
+    });
+  }
 });
 
 describe('schema problems and problems found loading files, in one run', () => {
