@@ -84,6 +84,9 @@ export async function startGateway(configPath: string, options: StartOptions = {
   const clock = options.clock ?? Date.now;
   // One pair of Redis connections (commands, subscriber) for every store of this process.
   const link = config.store.kind === 'redis' ? new RedisLink(config.store, logger) : undefined;
+  // First, so that the first key sets' trust events reach the ring and the stream too.
+  const observability = createObservability(config, compiled.routes, logger, clock, link?.client);
+  const events = observability.events;
   // Key trust decisions, read before the loaded key sets are screened for new keys (keys.newKeys).
   const trust = new TrustService({
     store: createTrustStore(config.store, link, logger),
@@ -91,6 +94,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     clock,
     resyncMs: config.store.resyncSeconds * 1000,
     issuers: (): Iterable<CompiledIssuer> => runtime.current.compiled.registry.byId.values(),
+    events: (event, message) => events.notice(event, message),
   });
   await trust.start();
   compiled.keySets.start(logger, trust);
@@ -109,9 +113,9 @@ export async function startGateway(configPath: string, options: StartOptions = {
     storeConfig: config.store,
     logger,
     clock,
+    events: (event, message) => events.notice(event, message),
   });
   await lineage.start();
-  const observability = createObservability(config, compiled.routes, logger, clock, link?.client);
   // Same kind of store as revocations: memory for one process, Redis for every instance.
   const protection =
     compiled.protection === undefined

@@ -21,9 +21,10 @@ export class AdminEvents {
   ) {}
 
   emit(event: AdminEvent, message: string): void {
+    // Written here, by the admin listener's logger (its lines say `listener: admin`).
     if (event.severity === 'critical') this.logger.error(event, message);
     else if (event.severity === 'high') this.logger.warn(event, message);
     else this.logger.info(event, message);
-    this.events?.admin(event);
+    this.events?.notice(event, undefined);
   }
 }

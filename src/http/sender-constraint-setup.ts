@@ -110,10 +110,9 @@ function forgedHeaderReporter(
       method: raw.method ?? '',
       path: redactUrl(q === -1 ? url : url.slice(0, q)),
     };
-    setup.logger.error(
+    setup.events.notice(
       event,
       `FORGED CERTIFICATE HEADER: ${names.join(', ')} from ${event.ip}, which is not a trusted proxy; ignored`,
     );
-    setup.events.anomaly(event);
   };
 }

@@ -9,12 +9,27 @@ import { describeChild, type LineageRecord, lineageId, revocationReaches } from 
 import { LineageStats } from './lineage-stats.js';
 import type { LineageStore, LineageWrite } from './lineage-store.js';
 
+/** A minted token recorded on this instance only (store away), or found recorded differently. */
+export interface LineageEvent {
+  readonly event: 'lineage.held' | 'lineage.conflict';
+  readonly severity: 'high';
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Takes a lineage event to the security-event stream (SecurityEvents.notice, wired by the
+ * server); `message` undefined: its log line is written here.
+ */
+export type LineageEventSink = (event: LineageEvent, message: string | undefined) => void;
+
 export interface LineageServiceOptions {
   readonly store: LineageStore;
   readonly storeConfig: StoreConfig;
   readonly logger: Logger;
   /** Epoch ms. */
   readonly clock: () => number;
+  /** The security-event stream; without it, the events are log lines only. */
+  readonly events?: LineageEventSink | undefined;
 }
 
 /** How long "the store has no record of this token" is believed before asking again. */
@@ -204,16 +219,18 @@ export class LineageService {
   private hold(record: LineageRecord, err: Error): void {
     this.mirror.apply(record);
     this.owed.set(record.id, record);
+    const held: LineageEvent = {
+      event: 'lineage.held',
+      severity: 'high',
+      child: describeChild(record.child),
+      fingerprint: record.child.fingerprint,
+      err: err.message,
+    };
     this.options.logger.warn(
-      {
-        event: 'lineage.held',
-        severity: 'high',
-        child: describeChild(record.child),
-        fingerprint: record.child.fingerprint,
-        err: err.message,
-      },
+      held,
       'lineage store unavailable: minted token recorded on this instance only, sent to the store when it returns',
     );
+    this.options.events?.(held, undefined);
   }
 
   private async flushOwed(): Promise<void> {
@@ -224,10 +241,16 @@ export class LineageService {
       async (record) => {
         const written = await this.options.store.add(record);
         if (written.outcome === 'conflict') {
+          const conflict: LineageEvent = {
+            event: 'lineage.conflict',
+            severity: 'high',
+            child: describeChild(record.child),
+          };
           this.options.logger.error(
-            { event: 'lineage.conflict', severity: 'high', child: describeChild(record.child) },
+            conflict,
             'a lineage record held during the outage names a token another instance recorded differently',
           );
+          this.options.events?.(conflict, undefined);
         }
       },
       (record) => {

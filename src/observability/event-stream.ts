@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { boundStrings } from './bound-text.js';
-import type { AnomalyEvent, RefusalEvent, SecurityEventRecord } from './security-events.js';
+import type { NoticeEvent, RefusalEvent, SecurityEventRecord } from './security-events.js';
 import { StreamBudget } from './stream-budget.js';
 
 /** The stream every instance appends to; the hash tag keeps it in one Redis Cluster slot. */
@@ -188,10 +188,13 @@ export class RedisEventStream {
   }
 }
 
-/** The stream's `kind` field: a refusal's reason, an anomaly's rule, else the event's own name. */
+/**
+ * The stream's `kind` field: a refusal's reason, an anomaly's rule (a shared signal keeps the
+ * rule it had as an anomaly), else the event's own name.
+ */
 function kindOf(event: SecurityEventRecord): string {
   const name: string = event.event;
   if (name === 'auth.refused') return (event as RefusalEvent).reason;
-  if (name === 'anomaly') return String((event as AnomalyEvent).rule);
-  return name;
+  const rule = (event as NoticeEvent).rule;
+  return typeof rule === 'string' ? rule : name;
 }

@@ -52,9 +52,7 @@ export function createObservability(
   };
   events.onRefusal(stats.refused);
   events.onRefusal(record);
-  events.onAnomaly(record);
-  events.onAdmin(record);
-  events.onTunnel(record);
+  events.onNotice(record);
   rates.start();
   return {
     events,

@@ -40,53 +40,53 @@ export interface RefusalEvent extends EventTokenFields {
 export type RefusalListener = (event: RefusalEvent) => void;
 
 /**
- * An anomaly rule firing (src/protection/anomaly-log.ts writes its log line); the evidence
- * fields are the rule's own. Listeners get it for the event stream and the dashboard.
+ * Every security event that is not a refusal: an anomaly rule firing, something done on the
+ * admin listener, a tunnel closed, a key appearing or decided, a token minted, a shared signal
+ * received. Its fields are its family's own; it names tokens, SETs and proofs (issuer, `jti`,
+ * fingerprint), never contains one.
  */
-export interface AnomalyEvent {
-  readonly event: 'anomaly';
-  readonly rule: string;
+export interface NoticeEvent {
+  readonly event: string;
   readonly severity: Severity;
   readonly [field: string]: unknown;
 }
 
-export type AnomalyListener = (event: AnomalyEvent) => void;
+export type NoticeListener = (event: NoticeEvent) => void;
+
+/** An anomaly rule firing (src/protection/anomaly-log.ts writes its log line); the evidence fields are the rule's own. */
+export interface AnomalyEvent extends NoticeEvent {
+  readonly event: 'anomaly';
+  readonly rule: string;
+}
 
 /**
  * Something done on the admin listener that an auditor wants to see: the break-glass token
- * used, an operator refused, a source blocked (src/admin/admin-events.ts writes its log line).
+ * used, an operator refused, a source blocked (src/admin/admin-events.ts).
  */
-export interface AdminEvent {
+export interface AdminEvent extends NoticeEvent {
   readonly event: `admin.${string}`;
-  readonly severity: Severity;
-  readonly [field: string]: unknown;
 }
-
-export type AdminListener = (event: AdminEvent) => void;
 
 /**
  * An open tunnel (a WebSocket, say) closed by the gateway because the credential that opened it
  * died: its token expired, or its key, token, session, subject or issuer was revoked (`reason`,
  * a reason code). Names the token as a refusal does, never contains it.
  */
-export interface TunnelEvent {
+export interface TunnelEvent extends NoticeEvent {
   readonly event: 'tunnel.closed';
   readonly reason: Reason;
-  readonly severity: Severity;
-  readonly [field: string]: unknown;
 }
 
-export type TunnelListener = (event: TunnelEvent) => void;
-
 /** Everything that reaches the security-event stream. */
-export type SecurityEventRecord = RefusalEvent | AnomalyEvent | AdminEvent | TunnelEvent;
+export type SecurityEventRecord = RefusalEvent | NoticeEvent;
 
-/** Writes every refusal to the log, and hands it to listeners (counters, blocking, streams). */
+/**
+ * Writes every security event to the log, and hands it to listeners: refusals to theirs
+ * (counters, blocking, streams), every other event to one list (the ring, the stream).
+ */
 export class SecurityEvents {
   private readonly listeners: RefusalListener[] = [];
-  private readonly anomalyListeners: AnomalyListener[] = [];
-  private readonly adminListeners: AdminListener[] = [];
-  private readonly tunnelListeners: TunnelListener[] = [];
+  private readonly noticeListeners: NoticeListener[] = [];
 
   constructor(private readonly logger: Logger) {}
 
@@ -94,36 +94,23 @@ export class SecurityEvents {
     this.listeners.push(listener);
   }
 
-  onAnomaly(listener: AnomalyListener): void {
-    this.anomalyListeners.push(listener);
+  onNotice(listener: NoticeListener): void {
+    this.noticeListeners.push(listener);
   }
 
-  onAdmin(listener: AdminListener): void {
-    this.adminListeners.push(listener);
-  }
-
-  onTunnel(listener: TunnelListener): void {
-    this.tunnelListeners.push(listener);
-  }
-
-  /** Logs a tunnel the gateway closed, and hands the event on. */
-  tunnelClosed(tunnel: TunnelEvent): void {
-    const event = boundStrings(tunnel);
-    const message = `tunnel closed: ${event.reason}`;
-    if (event.severity === 'low') this.logger.info(event, message);
-    else this.logger.warn(event, message);
-    for (const listener of this.tunnelListeners) listener(event);
-  }
-
-  /** Hands an admin event to the listeners; its log line is written by the admin listener. */
-  admin(event: AdminEvent): void {
-    for (const listener of this.adminListeners) listener(event);
-  }
-
-  /** Hands an anomaly to the listeners; its log line is written where the rule fired. */
-  anomaly(anomaly: AnomalyEvent): void {
-    const event = boundStrings(anomaly);
-    for (const listener of this.anomalyListeners) listener(event);
+  /**
+   * Bounds the event's text fields, writes its log line at the level its severity says (low
+   * info, high warn, critical error) unless `message` is undefined (the caller wrote the line
+   * already, with its own fields), and hands it on.
+   */
+  notice(notice: NoticeEvent, message: string | undefined): void {
+    const event = boundStrings(notice);
+    if (message !== undefined) {
+      if (event.severity === 'critical') this.logger.error(event, message);
+      else if (event.severity === 'high') this.logger.warn(event, message);
+      else this.logger.info(event, message);
+    }
+    for (const listener of this.noticeListeners) listener(event);
   }
 
   /**

@@ -263,7 +263,7 @@ class MintCapture implements ResponseCapture {
 
   private minted(record: LineageRecord, outcome: 'stored' | 'held'): void {
     const parent = record.ancestors[0]!;
-    this.deps.logger.info(
+    this.deps.events.notice(
       {
         event: 'token.minted',
         severity: 'low',
@@ -285,7 +285,7 @@ class MintCapture implements ResponseCapture {
 
   /** Delivered without its tokens being read: said once per answer, high. */
   private unchecked(rule: RefusalRule, note: string): void {
-    this.deps.logger.warn(
+    this.deps.events.notice(
       { event: 'lineage.unchecked', severity: 'high', route: this.x.route.name, rule, note },
       `mint answer delivered unchecked (${rule}): its tokens have no lineage record`,
     );

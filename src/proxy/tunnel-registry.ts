@@ -1,4 +1,4 @@
-import type { SecurityEvents } from '../observability/security-events.js';
+import type { SecurityEvents, TunnelEvent } from '../observability/security-events.js';
 import type { RevocationMirror } from '../revocation/revocation-mirror.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import { checkRevocations } from '../verify/check-revocations.js';
@@ -134,7 +134,7 @@ export class TunnelRegistry {
     this.forget(tunnel);
     tunnel.close();
     const { verified } = tunnel;
-    this.deps.events.tunnelClosed({
+    const closed: TunnelEvent = {
       event: 'tunnel.closed',
       reason,
       severity: REASONS[reason].severity,
@@ -146,7 +146,8 @@ export class TunnelRegistry {
       jti: verified.claims.jti,
       tokenFingerprint: verified.fingerprint,
       openSeconds: Math.round((this.deps.clock() - tunnel.openedAt) / 1000),
-    });
+    };
+    this.deps.events.notice(closed, `tunnel closed: ${reason}`);
   }
 
   private forget(tunnel: OpenTunnel): void {

@@ -20,7 +20,8 @@ export async function startProtection(
   previous?: Protection,
 ): Promise<Protection> {
   const protection = createProtection(compiled, deps);
-  protection.onAnomaly((event) => deps.events.anomaly(event));
+  // Each anomaly's log line is written where its rule fired (anomaly-log.ts).
+  protection.onAnomaly((event) => deps.events.notice(event, undefined));
   if (previous !== undefined && deps.store.kind === 'memory') {
     const now = deps.clock();
     for (const block of previous.blocks.list()) await protection.blocks.store.add(block, now);

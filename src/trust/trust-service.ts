@@ -8,6 +8,23 @@ import { MirrorSync } from '../store/mirror-sync.js';
 import { sendOwed } from '../store/mirrored-store.js';
 import type { TrustAuditEntry, TrustStore, TrustWriteMode } from './trust-store.js';
 
+/**
+ * What the trust family says happened: a key appeared (quarantined), was trusted (by an
+ * operator, at the first load, by its soak) or distrusted, or a flood of keys was refused. Names
+ * the key by issuer, kid and thumbprint.
+ */
+export interface TrustEvent {
+  readonly event: 'key.appeared' | 'key.trusted' | 'key.distrusted' | 'keys.quarantine_full';
+  readonly severity: 'low' | 'high';
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Takes a trust event to the security-event stream (SecurityEvents.notice, wired by the server):
+ * it writes the log line with `message`, or none when `message` is undefined (written here).
+ */
+export type TrustEventSink = (event: TrustEvent, message: string | undefined) => void;
+
 export interface TrustServiceOptions {
   readonly store: TrustStore;
   readonly logger: Logger;
@@ -19,6 +36,8 @@ export interface TrustServiceOptions {
   readonly issuers?: (() => Iterable<CompiledIssuer>) | undefined;
   /** How often quarantined keys are checked for a soak that passed; default 1000 ms. */
   readonly soakCheckMs?: number | undefined;
+  /** The security-event stream; without it, the events are log lines only. */
+  readonly events?: TrustEventSink | undefined;
 }
 
 /** Who decided, as the admin guard established it. */
@@ -145,26 +164,25 @@ export class TrustService implements KeyTrustHost {
     this.sightings.delete(record.id);
     this.promotions.delete(record.id);
     this.index.apply(stored.record ?? record);
-    const log = {
-      event: state === 'trusted' ? 'key.trusted' : 'key.distrusted',
-      severity: state === 'trusted' ? 'low' : 'high',
-      issuerId,
-      kid,
-      thumbprint,
-      by: facts.by,
-      byIssuer: facts.byIssuer,
-      note: facts.note,
-      previous: previous?.state,
-    };
-    const message = `key ${kid} of ${issuerId} ${state} by ${facts.by}`;
-    if (state === 'trusted') this.options.logger.info(log, message);
-    else this.options.logger.warn(log, message);
+    this.report(
+      {
+        event: state === 'trusted' ? 'key.trusted' : 'key.distrusted',
+        severity: state === 'trusted' ? 'low' : 'high',
+        issuerId,
+        kid,
+        thumbprint,
+        by: facts.by,
+        byIssuer: facts.byIssuer,
+        note: facts.note,
+        previous: previous?.state,
+      },
+      `key ${kid} of ${issuerId} ${state} by ${facts.by}`,
+    );
     return { record, previous };
   }
 
   /** KeyTrustHost: what a screening decided holds here now and is owed to the store. */
   record(issuerId: string, screening: KeyScreening): void {
-    const { logger } = this.options;
     for (const record of screening.trustedOnFirstLoad) {
       // Before the store ever answered, "no decision yet" may only mean "not read yet": the
       // trust holds here, and is owed only once the store shows it was the issuer's first load.
@@ -172,14 +190,14 @@ export class TrustService implements KeyTrustHost {
         this.index.apply(record);
         this.provisional.set(record.id, record);
       } else this.owe(this.sightings, record, 'if-absent');
-      logger.info(
+      this.report(
         { event: 'key.trusted', severity: 'low', ...describe(record), by: record.by },
         `key ${record.kid} of ${issuerId} trusted: present at the issuer's first load`,
       );
     }
     for (const record of screening.appeared) {
       this.owe(this.sightings, record, 'if-absent');
-      logger.warn(
+      this.report(
         { event: 'key.appeared', severity: 'high', ...describe(record), state: 'quarantined' },
         `new key ${record.kid} of ${issuerId} quarantined until trusted (POST /keys/${issuerId}/${record.kid}/trust)`,
       );
@@ -225,16 +243,19 @@ export class TrustService implements KeyTrustHost {
     }
     if (this.overflowNoted.get(issuerId) === signature) return;
     this.overflowNoted.set(issuerId, signature);
+    const event: TrustEvent = {
+      event: 'keys.quarantine_full',
+      severity: 'high',
+      issuerId,
+      refused: refused.length,
+      kids: refused.slice(0, 20).map((k) => k.kid.slice(0, 128)),
+    };
+    // Logged as an error (a key set the gateway cannot use in full), above its severity's level.
     this.options.logger.error(
-      {
-        event: 'keys.quarantine_full',
-        severity: 'high',
-        issuerId,
-        refused: refused.length,
-        kids: refused.slice(0, 20).map((k) => k.kid.slice(0, 128)),
-      },
+      event,
       `key set of ${issuerId} serves ${refused.length} more new keys than keys.maxQuarantined allows; they are not used (unknown_key)`,
     );
+    this.options.events?.(event, undefined);
   }
 
   private async flushPending(): Promise<void> {
@@ -262,7 +283,7 @@ export class TrustService implements KeyTrustHost {
 
   private soaked(record: TrustRecord): void {
     this.index.apply(record);
-    this.options.logger.info(
+    this.report(
       { event: 'key.trusted', severity: 'low', ...describe(record), by: 'soak' },
       `key ${record.kid} of ${record.issuer} trusted: its quarantine soak time passed`,
     );
@@ -287,6 +308,14 @@ export class TrustService implements KeyTrustHost {
       }
     }
     if (found) this.requestSync();
+  }
+
+  /** One log line at the event's level, through the security-event stream when it is wired. */
+  private report(event: TrustEvent, message: string): void {
+    const sink = this.options.events;
+    if (sink !== undefined) sink(event, message);
+    else if (event.severity === 'low') this.options.logger.info(event, message);
+    else this.options.logger.warn(event, message);
   }
 
   private requestSync(): void {

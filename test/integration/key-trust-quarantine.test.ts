@@ -93,6 +93,53 @@ test('a quarantined key is trusted by itself once its soak time passed, with an 
   );
 });
 
+test('a key that appears and is then trusted is two security events on /events: key.appeared, key.trusted with by', async () => {
+  const dir = tempDir();
+  const k3 = await generateDevKey('ES256', 'k3');
+  const stub = await startIdpStub(ISS.enterprise, published(k1));
+  const config = referenceConfig(dir, await keyRing(), {
+    upstream: upstream.url,
+    issuers: { enterprise: { keys: { url: stub.jwksUrl, newKeys: 'quarantine', cooldownSeconds: 1 } } },
+  });
+  const watched = await startTestGateway(config, { dir });
+  try {
+    stub.keys = published(k1, k3);
+    const t = await sign(k3, enterpriseClaims());
+    assert.equal(await verdict(watched, t), '401 key_quarantined');
+    const decided = await admin(watched.adminUrl, 'POST', '/keys/enterprise/k3/trust', { note: 'ticket 7' });
+    assert.equal(decided.status, 201, JSON.stringify(decided.body));
+    assert.equal(await verdict(watched, t), 'ok');
+    const listed = await admin(watched.adminUrl, 'GET', '/events');
+    const keyEvents = (listed.body.events as { seq: number; event: Record<string, unknown> }[])
+      .map((e) => e.event)
+      .filter((e) => String(e.event).startsWith('key.') && e.kid === 'k3');
+    assert.deepEqual(
+      keyEvents.map((e) => [e.event, e.severity]),
+      [
+        ['key.appeared', 'high'],
+        ['key.trusted', 'low'],
+      ],
+    );
+    assert.equal(keyEvents[0]!.issuerId, 'enterprise');
+    assert.equal(keyEvents[0]!.state, 'quarantined');
+    assert.equal(keyEvents[1]!.by, 'static-token');
+    assert.equal(keyEvents[1]!.note, 'ticket 7');
+    assert.equal(keyEvents[1]!.thumbprint, keyEvents[0]!.thumbprint);
+    // Still one log line each, at the level of its severity.
+    const lines = watched.logs.lines.filter((l) => String(l.event).startsWith('key.') && l.kid === 'k3');
+    assert.deepEqual(
+      lines.map((l) => [l.event, l.level]),
+      [
+        ['key.appeared', 40],
+        ['key.trusted', 30],
+      ],
+    );
+  } finally {
+    await watched.close();
+    await stub.close();
+  }
+});
+
 test('a flood of new kids: at most maxQuarantined quarantined, the rest unknown_key, one summary event', async () => {
   const flood = await Promise.all(
     Array.from({ length: FLOOD }, (_, i) => generateDevKey('ES256', `flood-${String(i).padStart(3, '0')}`)),

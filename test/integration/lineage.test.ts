@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { generateDevKey } from '../../src/demo/dev-keys.js';
+import { tokenFingerprint } from '../../src/verify/fingerprint.js';
 import {
   AUDIENCE,
   enterpriseClaims,
@@ -160,6 +161,34 @@ describe('recording on a minting route', () => {
     const body = (await res.json()) as { access_token: string };
     assert.equal(body.access_token, api.minted.at(-1));
     assert.equal(await verdict(gw, body.access_token, '/api/resource/x'), 'ok');
+  });
+
+  test('a mint is a token.minted event on /events, naming child and parent by fingerprint only', async () => {
+    const parent = await parentToken();
+    const res = await mint(gw, parent);
+    assert.equal(res.status, 200, res.text);
+    const child = res.body.access_token as string;
+    const listed = await admin(gw.adminUrl, 'GET', '/events');
+    const minted = (listed.body.events as { event: Record<string, unknown> }[])
+      .map((e) => e.event as { event: string; severity: string; [k: string]: unknown })
+      .filter((e) => e.event === 'token.minted');
+    const last = minted.at(-1) as unknown as {
+      severity: string;
+      route: string;
+      child: Record<string, unknown>;
+      parent: Record<string, unknown>;
+    };
+    assert.ok(last, 'token.minted is on the security event stream');
+    assert.equal(last.severity, 'low');
+    assert.equal(last.route, 'token');
+    assert.equal(last.child.fingerprint, tokenFingerprint(child));
+    assert.equal(last.child.jti, decodeJwt(child).jti);
+    assert.equal(last.child.issuer, 'owa');
+    assert.equal(last.parent.fingerprint, tokenFingerprint(parent));
+    assert.equal(last.parent.jti, decodeJwt(parent).jti);
+    const text = JSON.stringify(listed.body);
+    assert.ok(!text.includes(child) && !text.includes(parent), 'no token on /events');
+    assert.ok(!gw.logs.text.includes(child) && !gw.logs.text.includes(parent), 'no token in the log');
   });
 
   test('a minted token replayed to the minting route is still resource_minted_token', async () => {
