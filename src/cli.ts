@@ -23,6 +23,7 @@ usage:
   provgate keys thumbprints [--config FILE]       (the RFC 7638 thumbprints to pin, keys.pin)
   provgate keys generate --issuer ID [--alg ES256] [--kid KID] [--out DIR]   (development only)
   provgate signals status [--config FILE]
+  provgate signals verify --transmitter NAME [--wait SECONDS] [--config FILE]
   provgate lineage show --issuer ID --jti JTI [--config FILE]
   provgate signals send --event NAME --subject user:SUB|email:E|session:SID|jwt:JTI [--transmitter NAME]
                         [--timestamp T] [--claim name=value ...] [--key PRIVATE_JWK] [--print] [--url URL]
@@ -67,6 +68,7 @@ const OPTIONS = {
   transmitter: { type: 'string' },
   timestamp: { type: 'string' },
   url: { type: 'string' },
+  wait: { type: 'string' },
   print: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -138,7 +140,10 @@ async function main(argv: string[]): Promise<void> {
       const signals = await import('./cli/signals-commands.js');
       if (sub === 'status') return signals.signalsStatusCommand(config(), out);
       if (sub === 'send') return signals.signalsSendCommand(config(), { configPath, values }, out);
-      throw new CliError('usage: provgate signals status | send --event NAME --subject SUBJECT');
+      if (sub === 'verify') return signals.signalsVerifyCommand(config(), values, out);
+      throw new CliError(
+        'usage: provgate signals status | verify --transmitter NAME | send --event NAME --subject SUBJECT',
+      );
     }
     case 'token':
       if (sub !== 'mint') throw new CliError('usage: provgate token mint --key FILE ...');

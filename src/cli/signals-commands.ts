@@ -56,13 +56,55 @@ export function describeTransmitter(
       : `  last event: ${state.lastEvent} at ${state.lastEventAt} (SET jti ${state.lastJti})`,
   );
   if (state.lastError !== undefined) lines.push(`  last error: ${state.lastError} at ${state.lastErrorAt}`);
-  if (state.lastVerificationAt !== undefined)
-    lines.push(
-      `  last verification: ${state.lastVerificationAt} (state ${state.lastVerificationState ?? '-'})`,
-    );
+  lines.push(
+    state.lastVerifiedAt === undefined
+      ? '  verified: never (provgate signals verify)'
+      : `  verified: ${state.lastVerifiedAt}`,
+  );
+  if (state.lastVerification === 'unexpected')
+    lines.push(`  last verification SET: ${state.lastVerificationAt}, with a state not asked for`);
   if (state.keys !== undefined && !state.keys.loaded)
     lines.push(`  KEYS NOT LOADED: ${state.keys.lastError ?? 'no answer yet'}`);
   return lines;
+}
+
+/**
+ * `provgate signals verify --transmitter NAME [--wait SECONDS]`: the gateway asks the transmitter
+ * for a verification event (SSF 1.0 section 8.1.4) through the admin API; with --wait, waits until
+ * a gateway instance has seen it come back with the state asked for.
+ */
+export async function signalsVerifyCommand(
+  config: Config,
+  values: Record<string, unknown>,
+  out: Out,
+): Promise<void> {
+  if (config.signals === undefined) throw new CliError('the configuration has no signals: section');
+  const name = required(values, 'transmitter');
+  const res = await callAdmin(config, 'POST', `/signals/${encodeURIComponent(name)}/verify`);
+  if (res.status !== 202)
+    throw new CliError(
+      `verification not asked for (${res.status}): ${String(res.body.message ?? JSON.stringify(res.body))}`,
+    );
+  const requestedAt = String(res.body.requestedAt);
+  out(
+    `verification of ${name} asked for at ${String(res.body.endpoint)}; the state waits until ${String(res.body.expiresAt)}`,
+  );
+  if (values.wait === undefined) return;
+  const waitSeconds = Number(values.wait);
+  if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new CliError('--wait: a number of seconds');
+  const deadline = Date.now() + waitSeconds * 1000;
+  for (;;) {
+    const status = await callAdmin(config, 'GET', '/signals');
+    const list = (status.body.transmitters ?? []) as (TransmitterState & { name: string })[];
+    const verifiedAt = list.find((t) => t.name === name)?.lastVerifiedAt;
+    if (verifiedAt !== undefined && verifiedAt >= requestedAt) {
+      out(`${name} verified at ${verifiedAt}`);
+      return;
+    }
+    if (Date.now() >= deadline)
+      throw new CliError(`${name}: no verification event with the state asked for within ${waitSeconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 export interface SendOptions {

@@ -515,6 +515,13 @@ const transmitterSchema = z
     onStreamDown: z.enum(['serve', 'fail-closed']).default('serve'),
     /** With fail-closed: governed tokens issued longer ago than this are refused while the stream is down. */
     maxTokenAgeSeconds: z.number().int().min(1).optional(),
+    /**
+     * Where `signals verify` asks for a verification event (SSF 1.0 section 8.1.4); default the
+     * `verification_endpoint` of the transmitter's /.well-known/ssf-configuration.
+     */
+    verificationEndpoint: keyUrl.optional(),
+    /** The stream's `stream_id`, sent with a verification request when given. */
+    streamId: z.string().min(1).optional(),
   })
   .superRefine((t, ctx) => {
     if (t.delivery === 'poll' && t.poll === undefined)

@@ -21,6 +21,9 @@ export interface ApplyDeps {
   readonly clock: () => number;
 }
 
+export const VERIFIED = 'stream verified: the state asked for came back';
+export const VERIFICATION_UNEXPECTED = 'a state not asked for, expired or already used: not verified';
+
 /** What applying did, for the log line: one entry per action. */
 export type ActionResult = { readonly action: SignalAction['do']; readonly result: string };
 
@@ -124,12 +127,19 @@ async function applyAction(
       });
       return `stream ${action.state}`;
     }
-    case 'verification':
-      await deps.state.patchTransmitter(name, {
-        lastVerificationAt: new Date(deps.clock()).toISOString(),
-        lastVerificationState: action.state ?? null,
-      });
-      return 'verification recorded';
+    case 'verification': {
+      // SSF 1.0 section 8.1.4: only a state this receiver asked for (signals verify) verifies the
+      // stream, once; any other is acknowledged and reported (signal-receiver.ts).
+      const asked = action.state !== undefined && (await deps.state.consumeVerification(name, action.state));
+      const at = new Date(deps.clock()).toISOString();
+      await deps.state.patchTransmitter(
+        name,
+        asked
+          ? { lastVerificationAt: at, lastVerification: 'verified', lastVerifiedAt: at }
+          : { lastVerificationAt: at, lastVerification: 'unexpected' },
+      );
+      return asked ? VERIFIED : VERIFICATION_UNEXPECTED;
+    }
   }
 }
 

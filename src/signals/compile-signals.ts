@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
-import type { Algorithm, Config, SignalsConfig, TransmitterConfig } from '../config/schema.js';
+import {
+  type Algorithm,
+  type Config,
+  isSafeKeyUrl,
+  type SignalsConfig,
+  type TransmitterConfig,
+} from '../config/schema.js';
 import { fetchJson } from '../keys/fetch-json.js';
 import {
   type CompiledIssuer,
@@ -36,6 +42,20 @@ export interface CompiledTransmitter {
   readonly maxTokenAgeSeconds: number | undefined;
   /** Complex-subject members a SET may not carry unless this receiver acts on them (SSF 1.0 3.6). */
   criticalMembers: ReadonlySet<string>;
+  readonly verification: VerificationTarget;
+}
+
+/** Where and how `signals verify` asks this transmitter for a verification event (SSF 1.0 8.1.4). */
+export interface VerificationTarget {
+  /** Configured (verificationEndpoint); else read from `configuration` when asked. */
+  readonly endpoint: string | undefined;
+  /** The transmitter's /.well-known/ssf-configuration, for its `verification_endpoint`. */
+  readonly configuration: string | undefined;
+  readonly streamId: string | undefined;
+  /** The credential this receiver presents to the transmitter (poll.authorization). */
+  readonly authorization: string | undefined;
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
 }
 
 export interface BlockRule {
@@ -138,6 +158,14 @@ export async function compileSignals(
       onStreamDown: def.onStreamDown,
       maxTokenAgeSeconds: def.maxTokenAgeSeconds,
       criticalMembers: new Set(def.criticalSubjectMembers ?? []),
+      verification: {
+        endpoint: def.verificationEndpoint,
+        configuration: def.keys.discovery ?? configurationUrlOf(def.issuer),
+        streamId: def.streamId,
+        authorization: def.poll?.authorization,
+        timeoutMs: def.keys.timeoutSeconds * 1000,
+        maxBytes: def.keys.maxBytes,
+      },
     };
     const other = byIss.get(def.issuer);
     if (other !== undefined)
@@ -213,6 +241,22 @@ async function discoveredCriticalMembers(
     warnings.push(`${keys.discovery}: critical_subject_members not read (${(err as Error).message})`);
     return new Set();
   }
+}
+
+/**
+ * SSF 1.0 section 7.2: /.well-known/ssf-configuration inserted between the issuer's host and
+ * path. Undefined for an issuer that is not a URL this receiver would fetch from.
+ */
+function configurationUrlOf(issuer: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return undefined;
+  }
+  if (!isSafeKeyUrl(issuer)) return undefined;
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.origin}/.well-known/ssf-configuration${path}`;
 }
 
 function remoteOptions(name: string, def: TransmitterConfig) {

@@ -8,10 +8,13 @@ import {
   type SignalStore,
   type TransmitterState,
   transmitterRecordId,
+  verificationKey,
 } from './signal-store.js';
 
 // A flood of distinct SETs cannot grow the applied-SET memory past this; the oldest go first.
 const APPLIED_CAP = 100_000;
+// Verifications asked for and not yet answered: an operator's requests, few; the oldest go first.
+const VERIFICATION_CAP = 1000;
 
 /** One process, no Redis: the embedded default. */
 export class MemorySignalStore implements SignalStore {
@@ -21,6 +24,7 @@ export class MemorySignalStore implements SignalStore {
   private readonly records = new MemoryRecords<SignalRecord>();
   private readonly applied = new Map<string, number>();
   private readonly states = new Map<string, { at: number; value: string }>();
+  private readonly verifications = new Map<string, number>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -43,6 +47,21 @@ export class MemorySignalStore implements SignalStore {
     if (current !== undefined && current.at > at) return false;
     this.states.set(key, { at, value });
     return true;
+  }
+
+  async expectVerification(transmitter: string, state: string, ttlMs: number): Promise<void> {
+    const key = verificationKey(transmitter, state);
+    this.verifications.delete(key);
+    this.verifications.set(key, this.clock() + ttlMs);
+    if (this.verifications.size > VERIFICATION_CAP)
+      this.verifications.delete(this.verifications.keys().next().value!);
+  }
+
+  async consumeVerification(transmitter: string, state: string): Promise<boolean> {
+    const key = verificationKey(transmitter, state);
+    const until = this.verifications.get(key);
+    this.verifications.delete(key);
+    return until !== undefined && until > this.clock();
   }
 
   async putBlock(block: SignalBlock): Promise<SignalChange> {

@@ -10,6 +10,7 @@ import {
   type SignalStore,
   type TransmitterState,
   transmitterRecordId,
+  verificationKey,
 } from './signal-store.js';
 
 // Every key carries the hash tag {sig}: the scripts touch one slot, so Redis Cluster works. The
@@ -21,6 +22,7 @@ export function signalKeys(prefix: string) {
     records: `${prefix}{sig}:records`, // hash: id -> SignalRecord JSON (blocks, transmitter states)
     version: `${prefix}{sig}:version`, // counter bumped by every write to records
     channel: `${prefix}{sig}:changes`, // pub/sub: "<version> <SignalChange JSON>"
+    verification: (key: string) => `${prefix}{sig}:verify:${key}`, // "1" while a verification is awaited
   };
 }
 
@@ -65,6 +67,9 @@ redis.call('PUBLISH', KEYS[3], version .. ' {"op":"add","record":' .. json .. '}
 return {version, json}
 `;
 
+// DEL answers 1 for the one caller that found it: a state counts once, whichever instance asks.
+const CONSUME = `return redis.call('DEL', KEYS[1])`;
+
 const WAS_APPLIED = `return redis.call('EXISTS', KEYS[1])`;
 const MARK_APPLIED = `redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) return 1`;
 const VERSION = `return redis.call('GET', KEYS[1]) or '0'`;
@@ -77,6 +82,7 @@ function signalScripts(family: FamilyLink) {
     remove: family.writeScript<number>('pgSigRemove', 3, REMOVE),
     patchTransmitter: family.writeScript<[number, string]>('pgSigPatchTransmitter', 3, PATCH_TRANSMITTER),
     markApplied: family.writeScript<number>('pgSigMarkApplied', 1, MARK_APPLIED),
+    consume: family.writeScript<number>('pgSigConsume', 1, CONSUME),
     wasApplied: family.script<number>('pgSigWasApplied', 1, WAS_APPLIED),
     version: family.script<string>('pgSigVersion', 1, VERSION),
   };
@@ -120,6 +126,18 @@ export class RedisSignalStore implements SignalStore {
 
   async markApplied(key: string, ttlMs: number): Promise<void> {
     await this.scripts.markApplied(this.keys.applied(key), Math.ceil(ttlMs));
+  }
+
+  async expectVerification(transmitter: string, state: string, ttlMs: number): Promise<void> {
+    await this.scripts.markApplied(
+      this.keys.verification(verificationKey(transmitter, state)),
+      Math.ceil(ttlMs),
+    );
+  }
+
+  async consumeVerification(transmitter: string, state: string): Promise<boolean> {
+    const key = this.keys.verification(verificationKey(transmitter, state));
+    return (await this.scripts.consume(key)) === 1;
   }
 
   async advance(key: string, at: number, value: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IssuerRegistry } from '../keys/issuer-registry.js';
 import type { SecurityEvents } from '../observability/security-events.js';
@@ -6,10 +7,11 @@ import { StoreUnavailableError } from '../store/store-unavailable-error.js';
 import { AuthFailure } from '../verify/auth-failure.js';
 import type { Severity } from '../verify/reasons.js';
 import type { VerifiedToken } from '../verify/verify-token.js';
-import { appliedKey, applyPlan } from './apply-signal.js';
+import { appliedKey, applyPlan, VERIFICATION_UNEXPECTED } from './apply-signal.js';
 import type { CompiledSignals } from './compile-signals.js';
 import { eventNameOf } from './event-types.js';
 import { mapEvent } from './map-event.js';
+import { requestVerification, VerificationRequestError } from './request-verification.js';
 import { ForeignKeyError, TransmitterKeysUnavailable } from './select-set-key.js';
 import { SetError } from './set-error.js';
 import { SetPoller } from './set-poller.js';
@@ -58,6 +60,16 @@ export interface TransmitterStatus extends TransmitterState {
 
 // A SET is remembered as applied a little longer than it can be accepted at all.
 const APPLIED_MARGIN_MS = 60_000;
+// How long a verification asked for waits for its SET (a polled transmitter's included).
+export const VERIFICATION_TTL_MS = 10 * 60_000;
+
+/** A verification asked for: its SET comes back later, to this or any other instance. */
+export interface VerificationRequested {
+  readonly transmitter: string;
+  readonly endpoint: string;
+  readonly requestedAt: string;
+  readonly expiresAt: string;
+}
 
 /**
  * The Shared Signals receiver: validates SETs (push and poll alike), applies each once, and keeps
@@ -217,6 +229,11 @@ export class SignalReceiver {
         ? `SHARED SIGNAL (critical): ${set.transmitter.name} reports ${plan.summary} for ${base.subject}`
         : `shared signal from ${set.transmitter.name}: ${plan.summary}${plan.ignored === undefined ? '' : ` (${plan.ignored})`}`;
     this.log(plan.severity, fields, message);
+    if (results.some((r) => r.action === 'verification' && r.result === VERIFICATION_UNEXPECTED))
+      this.logger.warn(
+        { event: 'signal.verification_unexpected', ...base },
+        `verification SET from ${set.transmitter.name} with a state not asked for, expired or already used: acknowledged, stream not verified`,
+      );
     // `rule` as when high and critical signals were anomalies: the stream's kind stays the same.
     this.deps.events.notice({ ...fields, rule: `signal.${name}` }, undefined);
     void this.note(set.transmitter.name, {
@@ -343,6 +360,39 @@ export class SignalReceiver {
     );
     this.deps.events.notice(lifted, undefined);
     return true;
+  }
+
+  /**
+   * Asks the transmitter for a verification event with a fresh state (SSF 1.0 section 8.1.4).
+   * The state is stored first, so that the SET coming back to any instance, even before the
+   * transmitter answers here, finds it; it counts once and expires after VERIFICATION_TTL_MS.
+   */
+  async verify(name: string, by: string): Promise<VerificationRequested> {
+    const transmitter = this.deps.signals.byName.get(name);
+    if (transmitter === undefined)
+      throw new VerificationRequestError(404, 'unknown_transmitter', `no transmitter ${name}`);
+    const state = randomBytes(16).toString('base64url');
+    const now = this.deps.clock();
+    await this.deps.state.expectVerification(name, state, VERIFICATION_TTL_MS);
+    const fields = { event: 'signal.verification_requested', transmitter: name, by };
+    let endpoint: string;
+    try {
+      endpoint = await requestVerification(transmitter, state);
+    } catch (err) {
+      if (err instanceof VerificationRequestError)
+        this.logger.warn(
+          { ...fields, code: err.code, why: err.message },
+          `verification of ${name} failed: ${err.message}`,
+        );
+      throw err;
+    }
+    this.logger.info({ ...fields, endpoint }, `verification of ${name} asked for by ${by} at ${endpoint}`);
+    return {
+      transmitter: name,
+      endpoint,
+      requestedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + VERIFICATION_TTL_MS).toISOString(),
+    };
   }
 
   /** Bookkeeping for status: best effort, never the reason a SET fails. */

@@ -90,6 +90,15 @@ export class SignalState {
     return this.options.store.markApplied(key, ttlMs);
   }
 
+  /** Store-side, not mirrored: the state must count once across instances, so the store decides. */
+  expectVerification(transmitter: string, state: string, ttlMs: number): Promise<void> {
+    return this.options.store.expectVerification(transmitter, state, ttlMs);
+  }
+
+  consumeVerification(transmitter: string, state: string): Promise<boolean> {
+    return this.options.store.consumeVerification(transmitter, state);
+  }
+
   advance(key: string, at: number, value: string): Promise<boolean> {
     return this.options.store.advance(key, at, value);
   }

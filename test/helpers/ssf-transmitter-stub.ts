@@ -1,6 +1,7 @@
 // A Shared Signals transmitter on a loopback port, as an identity provider runs one: its SSF
 // configuration document (/.well-known/ssf-configuration), its own key set (generated at test
-// time, asynchronously), a poll endpoint (RFC 8936) and a push client (RFC 8935).
+// time, asynchronously), a poll endpoint (RFC 8936), a push client (RFC 8935) and a verification
+// endpoint (SSF 1.0 section 8.1.4) that answers 204 and then sends the verification SET back.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,12 +29,29 @@ export interface PollRequest {
   readonly authorization: string | undefined;
 }
 
+export interface VerificationRequest {
+  readonly body: Record<string, unknown>;
+  readonly authorization: string | undefined;
+}
+
 export interface TransmitterStub {
   readonly url: string;
   readonly issuer: string;
   readonly configurationUrl: string;
   readonly jwksUrl: string;
   readonly pollUrl: string;
+  readonly verificationUrl: string;
+  /** What the verification endpoint was sent, in order. */
+  readonly verificationRequests: VerificationRequest[];
+  /**
+   * Where the verification SET goes: a push URL, or `poll` (queued for the poll endpoint).
+   * Undefined: the request is answered 204 and nothing is sent.
+   */
+  verificationDelivery: string | undefined;
+  /** What the gateway answered each verification SET pushed back. */
+  readonly verificationPushes: PushAnswer[];
+  /** Whether the configuration document names the verification endpoint. */
+  advertiseVerification: boolean;
   /** The key it signs with; `published` is what its key set serves. */
   readonly key: DevKeyPair;
   published: JWK[];
@@ -85,6 +103,7 @@ export async function startTransmitterStub(
           issuer: stub.issuer,
           jwks_uri: `${base}/jwks`,
           delivery_methods_supported: ['urn:ietf:rfc:8935', 'urn:ietf:rfc:8936'],
+          ...(stub.advertiseVerification ? { verification_endpoint: `${base}/verify` } : {}),
           ...(stub.criticalSubjectMembers === undefined
             ? {}
             : { critical_subject_members: stub.criticalSubjectMembers }),
@@ -100,6 +119,10 @@ export async function startTransmitterStub(
     }
     if (path === '/poll' && req.method === 'POST') {
       void answerPoll(req, res);
+      return;
+    }
+    if (path === '/verify' && req.method === 'POST') {
+      void answerVerification(req, res);
       return;
     }
     res.writeHead(404).end();
@@ -149,6 +172,29 @@ export async function startTransmitterStub(
       );
   }
 
+  async function answerVerification(
+    req: IncomingMessage,
+    res: import('node:http').ServerResponse,
+  ): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+    stub.verificationRequests.push({ body, authorization: req.headers.authorization });
+    res.writeHead(204).end();
+    const delivery = stub.verificationDelivery;
+    if (delivery === undefined) return;
+    // SSF 1.0 section 8.1.4: the state comes back in a verification event, sub_id the stream.
+    const jti = crypto.randomUUID();
+    const set = await stub.sign({
+      jti,
+      event: 'verification',
+      subject: { format: 'opaque', id: typeof body.stream_id === 'string' ? body.stream_id : 'stream' },
+      payload: typeof body.state === 'string' ? { state: body.state } : {},
+    });
+    if (delivery === 'poll') stub.queue(jti, set);
+    else stub.verificationPushes.push(await stub.push(delivery, set));
+  }
+
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -159,6 +205,11 @@ export async function startTransmitterStub(
     configurationUrl: `${base}/.well-known/ssf-configuration`,
     jwksUrl: `${base}/jwks`,
     pollUrl: `${base}/poll`,
+    verificationUrl: `${base}/verify`,
+    verificationRequests: [],
+    verificationDelivery: undefined,
+    verificationPushes: [],
+    advertiseVerification: true,
     key,
     published: [key.publicJwk],
     criticalSubjectMembers: undefined,

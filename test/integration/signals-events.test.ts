@@ -370,11 +370,14 @@ describe('watermarks only rise', () => {
 });
 
 describe('SSF stream events', () => {
-  test('verification is acknowledged and recorded with its state', async () => {
+  test('a verification nobody asked for is acknowledged, verifies nothing, and is reported', async () => {
     await send('verification', { format: 'opaque', id: 'stream-1' }, { state: 'check-123' });
     const res = await admin(gw.adminUrl, 'GET', '/signals');
     const idpStatus = (res.body.transmitters as Record<string, unknown>[]).find((t) => t.name === 'idp');
-    assert.equal(idpStatus?.lastVerificationState, 'check-123');
+    assert.equal(idpStatus?.lastVerification, 'unexpected');
+    assert.equal(idpStatus?.lastVerifiedAt, undefined);
+    const warned = gw.logs.lines.find((l) => l.event === 'signal.verification_unexpected');
+    assert.equal(warned?.level, 40);
   });
 
   test('stream-updated paused: critical event, transmitter down, old tokens refused (fail-closed); enabled again serves them', async () => {

@@ -1,6 +1,8 @@
 // Two gateway instances on one real redis-server, a transmitter pushing to one of them: the
 // event is refused on the other, a SET is applied once however often and wherever it arrives,
 // watermarks never fall, and a push while Redis is away is a 503 that the retry applies once.
+// A verification asked of the transmitter on one instance verifies the stream when its SET comes
+// back to the other; a state nobody asked for, or one used already, verifies nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -19,7 +21,7 @@ import {
 import { get } from '../helpers/http.js';
 import { waitFor } from '../helpers/poll.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { admin, redisStore } from '../helpers/revocation.js';
+import { admin, redisStore, runCli, writeConfigFile } from '../helpers/revocation.js';
 import { SSF_AUDIENCE, startTransmitterStub, type TransmitterStub } from '../helpers/ssf-transmitter-stub.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -33,6 +35,8 @@ let ring: KeyRing;
 let idp: TransmitterStub;
 let a: TestGateway;
 let b: TestGateway;
+let dir: string;
+let config: Record<string, unknown>;
 
 before(async () => {
   [redis, upstream, ring, idp] = await Promise.all([
@@ -43,9 +47,9 @@ before(async () => {
   ]);
   inspect = new Redis(redis.url, { lazyConnect: true });
   await inspect.connect();
-  const dir = tempDir();
+  dir = tempDir();
   // A long resync period: what B learns within a test, it learns through pub/sub.
-  const config = referenceConfig(dir, ring, {
+  config = referenceConfig(dir, ring, {
     upstream: upstream.url,
     extra: {
       store: redisStore(redis.url, PREFIX, { resyncSeconds: 60 }),
@@ -361,5 +365,132 @@ describe('idempotent and durable', () => {
     assert.equal(status[0]?.name, 'idp');
     assert.ok(typeof status[0]?.lastEventAt === 'string');
     assert.ok(typeof status[0]?.lastError === 'undefined' || typeof status[0]?.lastError === 'string');
+  });
+});
+
+describe('stream verification (SSF 1.0 section 8.1.4)', () => {
+  type Status = Record<string, unknown>;
+  const idpOn = async (gw: TestGateway): Promise<Status> =>
+    ((await admin(gw.adminUrl, 'GET', '/signals')).body.transmitters as Status[]).find(
+      (t) => t.name === 'idp',
+    )!;
+  const verificationSet = (state: string) =>
+    idp.sign({ event: 'verification', subject: { format: 'opaque', id: 'stream' }, payload: { state } });
+  const unexpectedOn = (gw: TestGateway) =>
+    gw.logs.lines.filter((l) => l.event === 'signal.verification_unexpected');
+
+  test('a state nobody asked for: 202, not verified, a warning', async () => {
+    const before = unexpectedOn(a).length;
+    const res = await push(a, await verificationSet('forged-state-0123456789'));
+    assert.equal(res.status, 202, res.body);
+    const warned = unexpectedOn(a).slice(before);
+    assert.equal(warned.length, 1);
+    assert.equal(warned[0]!.level, 40, 'warn');
+    assert.equal(warned[0]!.transmitter, 'idp');
+    for (const gw of [a, b]) {
+      await waitFor(async () => (await idpOn(gw)).lastVerification === 'unexpected', {
+        message: 'the unexpected verification shown',
+      });
+      assert.equal((await idpOn(gw)).lastVerifiedAt, undefined);
+    }
+  });
+
+  test('asked on A, its SET pushed back to B: verified on both; the state counts once', async () => {
+    idp.verificationDelivery = `${b.url}/ssf/events`;
+    try {
+      const asked = await admin(a.adminUrl, 'POST', '/signals/idp/verify');
+      assert.equal(asked.status, 202, JSON.stringify(asked.body));
+      // Found in the transmitter's /.well-known/ssf-configuration (keys come from a jwks URL).
+      assert.equal(asked.body.endpoint, idp.verificationUrl);
+      const request = idp.verificationRequests.at(-1)!;
+      const state = String(request.body.state);
+      assert.match(state, /^[A-Za-z0-9_-]{22}$/, '128 random bits, base64url');
+      assert.equal(request.body.stream_id, undefined);
+      await waitFor(async () => idp.verificationPushes.length === 1, { message: 'the SET pushed back' });
+      assert.equal(idp.verificationPushes[0]!.status, 202);
+      for (const gw of [a, b]) {
+        await waitFor(async () => (await idpOn(gw)).lastVerification === 'verified', {
+          message: 'verified on every instance',
+        });
+        const shown = await idpOn(gw);
+        assert.ok(String(shown.lastVerifiedAt) >= String(asked.body.requestedAt));
+      }
+      assert.deepEqual(await inspect.keys(`${PREFIX}{sig}:verify:*`), [], 'the state is used up');
+      const verifiedAt = (await idpOn(a)).lastVerifiedAt;
+
+      // The same state again, in a new SET: acknowledged, and it verifies nothing.
+      const before = unexpectedOn(a).length;
+      assert.equal((await push(a, await verificationSet(state))).status, 202);
+      assert.equal(unexpectedOn(a).length, before + 1);
+      for (const gw of [a, b]) {
+        await waitFor(async () => (await idpOn(gw)).lastVerification === 'unexpected', {
+          message: 'the replayed state not taken',
+        });
+        assert.equal((await idpOn(gw)).lastVerifiedAt, verifiedAt);
+      }
+    } finally {
+      idp.verificationDelivery = undefined;
+    }
+  });
+
+  test('a state asked for waits in Redis, bounded in time, until its SET comes', async () => {
+    const asked = await admin(b.adminUrl, 'POST', '/signals/idp/verify');
+    assert.equal(asked.status, 202);
+    const keys = await inspect.keys(`${PREFIX}{sig}:verify:*`);
+    assert.equal(keys.length, 1);
+    const ttl = await inspect.pttl(keys[0]!);
+    assert.ok(ttl > 0 && ttl <= 10 * 60_000, `PTTL ${ttl}`);
+    assert.ok(
+      Date.parse(String(asked.body.expiresAt)) - Date.parse(String(asked.body.requestedAt)) <= 600_000,
+    );
+    // Answered late, to A: it still counts.
+    const state = String(idp.verificationRequests.at(-1)!.body.state);
+    assert.equal((await push(a, await verificationSet(state))).status, 202);
+    await waitFor(async () => (await idpOn(b)).lastVerification === 'verified', { message: 'verified' });
+    assert.deepEqual(await inspect.keys(`${PREFIX}{sig}:verify:*`), []);
+  });
+
+  test('an unknown transmitter is a 404; one that names no verification endpoint, a 409', async () => {
+    const unknown = await admin(a.adminUrl, 'POST', '/signals/nobody/verify');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error, 'unknown_transmitter');
+    idp.advertiseVerification = false;
+    try {
+      const none = await admin(a.adminUrl, 'POST', '/signals/idp/verify');
+      assert.equal(none.status, 409);
+      assert.equal(none.body.error, 'no_verification_endpoint');
+    } finally {
+      idp.advertiseVerification = true;
+    }
+  });
+
+  test('provgate signals verify --wait, then signals status shows it verified', async () => {
+    idp.verificationDelivery = `${a.url}/ssf/events`;
+    try {
+      const file = writeConfigFile(dir, 'cli-verify.yaml', {
+        ...config,
+        admin: { ...(config.admin as object), port: Number(new URL(b.adminUrl).port) },
+      });
+      const before = idp.verificationRequests.length;
+      const verified = await runCli([
+        'signals',
+        'verify',
+        '--transmitter',
+        'idp',
+        '--wait',
+        '10',
+        '--config',
+        file,
+      ]);
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.equal(idp.verificationRequests.length, before + 1);
+      assert.match(verified.stdout, /^verification of idp asked for at http:\/\/127\.0\.0\.1:\d+\/verify/m);
+      assert.match(verified.stdout, /^idp verified at \d{4}-/m);
+      const status = await runCli(['signals', 'status', '--config', file]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^ {2}verified: \d{4}-\d\d-\d\dT/m);
+    } finally {
+      idp.verificationDelivery = undefined;
+    }
   });
 });
