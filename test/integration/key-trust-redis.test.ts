@@ -3,6 +3,7 @@
 // accepted by both; a re-keyed kid is quarantined again; a flood of kids is bounded.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { JWK } from 'jose';
 import { type DevKeyPair, generateDevKey, jwksOf } from '../../src/demo/dev-keys.js';
 import {
@@ -121,6 +122,42 @@ test('a new key is quarantined on both instances, trusted by one POST, then acce
   const decided = a.logs.lines.find((l) => l.event === 'key.trusted' && l.by === 'static-token');
   assert.equal(decided?.kid, 'k2');
   assert.equal(decided?.note, 'scheduled rotation');
+});
+
+test('the first load, the quarantine and the trust are entries of the shared Redis event stream', async () => {
+  await a.running.observability.stream!.flush();
+  await b.running.observability.stream!.flush();
+  const client = new Redis(redis.url);
+  try {
+    const entries = (await client.xrange(`${PREFIX}{events}:stream`, '-', '+')) as [string, string[]][];
+    const keyEntries = entries
+      .map(([, fields]): Record<string, string> => {
+        const entry: Record<string, string> = {};
+        for (let i = 0; i + 1 < fields.length; i += 2) entry[fields[i]!] = fields[i + 1]!;
+        return entry;
+      })
+      .filter((f) => String(f.event).startsWith('key.'))
+      .map((f) => ({
+        event: f.event,
+        severity: f.severity,
+        kind: f.kind,
+        data: JSON.parse(String(f.data)) as Record<string, unknown>,
+      }));
+    const seen = (event: string, kid: string) =>
+      keyEntries.filter((e) => e.event === event && e.data.kid === kid);
+    // Said by the instance that saw it first (the other finds the record stored); the trust, by
+    // the one that took the POST.
+    assert.ok(seen('key.trusted', 'k1').length >= 1, 'the first load');
+    assert.ok(seen('key.appeared', 'k2').length >= 1);
+    const trusted = seen('key.trusted', 'k2');
+    assert.equal(trusted.length, 1);
+    assert.equal(trusted[0]!.severity, 'low');
+    assert.equal(trusted[0]!.kind, 'key.trusted');
+    assert.equal(trusted[0]!.data.by, 'static-token');
+    assert.equal(seen('key.appeared', 'k2')[0]!.severity, 'high');
+  } finally {
+    client.disconnect();
+  }
 });
 
 test('a different key published under a trusted kid is quarantined again', async () => {

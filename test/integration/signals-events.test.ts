@@ -2,7 +2,7 @@
 // and SSF events pushed by a real transmitter on loopback, answered by a real gateway.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { JWTPayload } from 'jose';
+import { decodeJwt, type JWTPayload } from 'jose';
 import {
   enterpriseClaims,
   ISS,
@@ -107,6 +107,39 @@ describe('CAEP session-revoked', () => {
     assert.equal(await verdict(atTheInstant), '401 subject_revoked');
     assert.equal(await verdict(later), 'ok');
     assert.equal(await verdict(otherUser), 'ok');
+  });
+
+  test('what became of each SET is a security event on /events, naming it by jti and fingerprint only', async () => {
+    const set = await idp.sign({
+      event: 'session-revoked',
+      subject: user('sr-evented'),
+      payload: { event_timestamp: now() - 5 },
+    });
+    assert.equal((await idp.push(`${gw.url}/.well-known/ssf/push`, set)).status, 202);
+    const wrongTyp = await idp.sign(
+      { event: 'session-revoked', subject: user('sr-evented') },
+      { header: { typ: 'JWT' } },
+    );
+    const refusedAnswer = await idp.push(`${gw.url}/.well-known/ssf/push`, wrongTyp);
+    assert.equal(refusedAnswer.status, 400);
+    const listed = await admin(gw.adminUrl, 'GET', '/events');
+    const events = (listed.body.events as { event: Record<string, unknown> }[]).map((e) => e.event);
+    const applied = events.find((e) => e.event === 'signal.applied' && e.jti === decodeJwt(set).jti);
+    assert.ok(applied, `signal.applied on /events: ${JSON.stringify(events.map((e) => e.event))}`);
+    assert.equal(applied.severity, 'high');
+    assert.equal(applied.transmitter, 'idp');
+    assert.equal(applied.eventType, 'session-revoked');
+    assert.equal(applied.rule, 'signal.session-revoked');
+    assert.match(String(applied.setFingerprint), /^[0-9a-f]{16}$/);
+    const refused = events.find((e) => e.event === 'signal.refused' && e.jti === decodeJwt(wrongTyp).jti);
+    assert.ok(refused, 'a refused SET is an event too, low as its err');
+    assert.equal(refused.err, 'invalid_request');
+    assert.equal(refused.severity, 'low');
+    const text = JSON.stringify(listed.body);
+    for (const s of [set, wrongTyp]) {
+      assert.ok(!text.includes(s) && !text.includes(s.split('.')[2]!), 'no SET on /events');
+      assert.ok(!gw.logs.text.includes(s) && !gw.logs.text.includes(s.split('.')[2]!), 'no SET in the log');
+    }
   });
 
   test('a session subject refuses the tokens carrying that sid, whenever issued', async () => {

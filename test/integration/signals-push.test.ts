@@ -3,7 +3,6 @@
 // validation refusal with its `err`, and the SET leaves no trace of itself in the log.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decodeJwt } from 'jose';
 import type { DevKeyPair } from '../../src/demo/dev-keys.js';
 import { generateDevKey } from '../../src/demo/dev-keys.js';
 import {
@@ -18,7 +17,6 @@ import {
   tempDir,
 } from '../helpers/gateway-fixture.js';
 import { get, httpRequest } from '../helpers/http.js';
-import { admin } from '../helpers/revocation.js';
 import { SSF_AUDIENCE, startTransmitterStub, type TransmitterStub } from '../helpers/ssf-transmitter-stub.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -123,35 +121,6 @@ describe('a valid SET', () => {
     assert.match(String(line.setFingerprint), /^[0-9a-f]{16}$/);
     assert.ok(!gw.logs.text.includes(set), 'the SET itself is never logged');
     assert.ok(!gw.logs.text.includes(set.split('.')[2]!), 'not even its signature');
-  });
-
-  test('what became of each SET is a security event on /events, naming it by jti and fingerprint only', async () => {
-    const set = await idp.sign({
-      event: 'session-revoked',
-      subject: { ...alice, sub: 'evented-alice' },
-      payload: { event_timestamp: now() - 5 },
-    });
-    assert.equal((await pushed(set)).status, 202);
-    const wrongTyp = await idp.sign({ event: 'session-revoked', subject: alice }, { header: { typ: 'JWT' } });
-    await refusedWith(wrongTyp, 'invalid_request');
-    const listed = await admin(gw.adminUrl, 'GET', '/events');
-    const events = (listed.body.events as { event: Record<string, unknown> }[]).map((e) => e.event);
-    const applied = events.find((e) => e.event === 'signal.applied' && e.jti === decodeJwt(set).jti);
-    assert.ok(applied, `signal.applied on /events: ${JSON.stringify(events.map((e) => e.event))}`);
-    assert.equal(applied.severity, 'high');
-    assert.equal(applied.transmitter, 'idp');
-    assert.equal(applied.eventType, 'session-revoked');
-    assert.equal(applied.rule, 'signal.session-revoked');
-    assert.match(String(applied.setFingerprint), /^[0-9a-f]{16}$/);
-    const refused = events.find((e) => e.event === 'signal.refused' && e.jti === decodeJwt(wrongTyp).jti);
-    assert.ok(refused, 'a refused SET is an event too, low as its err');
-    assert.equal(refused.err, 'invalid_request');
-    assert.equal(refused.severity, 'low');
-    const text = JSON.stringify(listed.body);
-    for (const s of [set, wrongTyp]) {
-      assert.ok(!text.includes(s) && !text.includes(s.split('.')[2]!), 'no SET on /events');
-      assert.ok(!gw.logs.text.includes(s) && !gw.logs.text.includes(s.split('.')[2]!), 'no SET in the log');
-    }
   });
 
   test('of an unknown event type is acknowledged and logged, not acted on', async () => {
