@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { LineageService } from '../lineage/lineage-service.js';
 import type { BlockView } from '../observability/block-view.js';
 import type { Observability } from '../observability/observability.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
@@ -27,6 +28,8 @@ interface Deps {
   readonly watch: AdminWatch;
   /** The Shared Signals receiver, for the dashboard; undefined without a `signals:` section. */
   readonly signals?: SignalReceiver | undefined;
+  /** Lineage records, for the minted tokens each revocation took down; undefined without them. */
+  readonly lineage?: LineageService | undefined;
 }
 
 /** /metrics, /events and /dashboard, each in its own scope with its own guard. */
@@ -49,6 +52,7 @@ export async function registerWatchRoutes(app: FastifyInstance, deps: Deps): Pro
       observability: deps.watch.observability,
       blocks: deps.blocks,
       signals: deps.signals,
+      lineage: deps.lineage,
       clock: deps.watch.clock,
       isDraining: deps.isDraining,
     }),

@@ -8,6 +8,7 @@ import { type Browser, type BrowserContext, chromium, type Page, type Request } 
 import { revokeCommand } from '../../src/cli/revocation-commands.js';
 import { loadConfigFile } from '../../src/config/load-config.js';
 import type { DevKeyPair } from '../../src/demo/dev-keys.js';
+import { type LineageRecord, lineageId } from '../../src/lineage/lineage-record.js';
 import {
   enterpriseClaims,
   keyRing,
@@ -145,6 +146,41 @@ async function signIn(p: Page, user: string): Promise<void> {
   await p.waitForSelector('[data-issuer="enterprise"] table');
 }
 
+/** A lineage record as the minting route writes it: an owa token minted from one `kid` signed. */
+function mintedFrom(issuer: string, kid: string): LineageRecord {
+  const now = Math.floor(Date.now() / 1000);
+  const jti = `minted-${crypto.randomUUID()}`;
+  return {
+    id: lineageId('owa', jti),
+    child: {
+      issuer: 'owa',
+      jti,
+      sub: 'alice',
+      iat: now,
+      exp: now + 600,
+      kid: 'owa-1',
+      fingerprint: '0123456789abcdef',
+      kind: 'access_token',
+    },
+    ancestors: [
+      {
+        issuer,
+        jti: `parent-${jti}`,
+        sub: 'alice',
+        iat: now - 10,
+        exp: now + 3000,
+        kid,
+        keyThumbprint: 'A'.repeat(43),
+        fingerprint: 'fedcba9876543210',
+      },
+    ],
+    route: 'token',
+    at: new Date().toISOString(),
+    by: 'test',
+    expiresAt: (now + 600) * 1000,
+  };
+}
+
 const keyRow = (issuer: string, kid: string) =>
   page.locator(`[data-issuer="${issuer}"] tr:has(button[data-kid="${kid}"])`);
 
@@ -197,6 +233,8 @@ test('a key revoked from the CLI shows as revoked within 2 s', async () => {
 });
 
 test('an operator revokes a key from the page after confirming, recorded with its own name', async () => {
+  // A token minted by the mail API from one signed with msa-2016: the revocation takes it down.
+  await gw.running.lineage.record([mintedFrom('consumer', 'msa-2016')]);
   let dialogText = '';
   page.once('dialog', (dialog) => {
     dialogText = dialog.message();
@@ -211,6 +249,11 @@ test('an operator revokes a key from the page after confirming, recorded with it
   assert.equal(record?.by, 'alice');
   assert.equal(record?.byIssuer, 'ops');
   await page.locator('#revocations', { hasText: 'revoked from the dashboard' }).waitFor({ timeout: 2000 });
+  await page
+    .locator('#toast', { hasText: 'Revoked key msa-2016 of consumer · took down 1 minted token' })
+    .waitFor({ timeout: 2000 });
+  const row = page.locator(`#revocations tr[data-revocation="${(record as { id?: string }).id}"]`);
+  assert.equal((await row.locator('td.descendants').textContent())?.trim(), '1');
 });
 
 test('an operator distrusts a key from the key table and trusts it back, each decision by name', async () => {

@@ -239,13 +239,22 @@ export const DASHBOARD_JS = String.raw`
     return 'every token of ' + r.issuer + ' before ' + shortIso(r.before);
   }
 
+  /** What a revocation took down besides: the live tokens minted from the ones it reaches. */
+  function tookDown(n) {
+    if (typeof n !== 'number') return '';
+    return ' \u00b7 took down ' + n + ' minted token' + (n === 1 ? '' : 's');
+  }
+
   function renderRevocations(s) {
     if (!changed('revocations', [s.revocations, s.audit])) return;
     document.getElementById('revocation-count').textContent = '(' + s.revocations.length + ')';
+    var counted = s.revocations.some(function (r) { return typeof r.descendants === 'number'; });
     var rows = s.revocations.map(function (r) {
       return el('tr', { 'data-revocation': r.id }, [
         td(badge('neutral', r.kind)), td(describeRevocation(r)), td(r.reason || ''),
-        td(r.by + (r.byIssuer ? '@' + r.byIssuer : '') + ' (' + r.source + ')'), td(shortIso(r.at), 'mono'), td(r.id, 'mono muted')
+        td(r.by + (r.byIssuer ? '@' + r.byIssuer : '') + ' (' + r.source + ')'), td(shortIso(r.at), 'mono'),
+        counted ? td(typeof r.descendants === 'number' ? String(r.descendants) : '', 'mono descendants') : null,
+        td(r.id, 'mono muted')
       ]);
     });
     var audit = s.audit.map(function (a) {
@@ -253,7 +262,7 @@ export const DASHBOARD_JS = String.raw`
       return el('tr', null, [td(badge(a.op === 'add' ? 'high' : 'ready', a.op === 'add' ? 'revoked' : 'lifted')), td(what), td(a.by || ''), td(shortIso(a.at), 'mono')]);
     });
     put('revocations', el('div', null, [
-      table(['Kind', 'What', 'Reason', 'By', 'At', 'Id'], rows, 'nothing revoked'),
+      table(counted ? ['Kind', 'What', 'Reason', 'By', 'At', 'Minted tokens down', 'Id'] : ['Kind', 'What', 'Reason', 'By', 'At', 'Id'], rows, 'nothing revoked'),
       el('h3', { text: 'Audit trail' + (s.auditSource === 'records' ? ' (records in force; this store keeps no removal history)' : ' (newest first)') }),
       table(['Change', 'What', 'By', 'At'], audit, 'no audit records')
     ]));
@@ -316,19 +325,39 @@ export const DASHBOARD_JS = String.raw`
       var e = item.event;
       var refused = e.event === 'auth.refused';
       var adminEvent = e.event.indexOf('admin.') === 0;
+      var anomaly = e.event === 'anomaly';
       var detail = refused
         ? (e.signatureValid === true ? 'FORGERY CONFIRMED \u00b7 ' : e.signatureValid === false ? 'probe \u00b7 ' : '') + e.method + ' ' + e.path
         : adminEvent
           ? e.event.slice(6).replace(/_/g, ' ') + (e.by ? ' \u00b7 ' + e.by : '') + (e.method ? ' \u00b7 ' + e.method + ' ' + e.path : '')
-          : (e.action || '') + ' (' + (e.mode || '') + ')' + (e.subject ? ' subject ' + e.subject : '');
-      return el('tr', { 'data-severity': e.severity }, [
-        td(iso(item.time), 'mono'), td(badge(e.severity)), td(refused ? 'refused' : adminEvent ? 'admin' : 'anomaly'),
-        td(refused || adminEvent ? (e.reason || '') : e.rule, 'mono'), td(e.route || ''),
-        td(refused || adminEvent ? (e.ip || '') : (e.addresses || []).slice(0, 3).join(', '), 'mono'),
-        td(e.issuerId || e.claimedIssuer || e.issuer || '', 'mono'), td(e.kid || '', 'mono'), td(detail)
+          : anomaly
+            ? (e.action || '') + ' (' + (e.mode || '') + ')' + (e.subject ? ' subject ' + e.subject : '')
+            : noticeDetail(e);
+      var child = e.child && typeof e.child === 'object' ? e.child : {};
+      return el('tr', { 'data-severity': e.severity, 'data-event': e.event }, [
+        td(iso(item.time), 'mono'), td(badge(e.severity)),
+        td(refused ? 'refused' : anomaly ? 'anomaly' : e.event.split('.')[0]),
+        td(refused || adminEvent ? (e.reason || '') : anomaly ? e.rule : (e.rule || e.reason || e.event), 'mono'), td(e.route || ''),
+        td(refused || adminEvent ? (e.ip || '') : e.ip || (e.addresses || []).slice(0, 3).join(', '), 'mono'),
+        td(e.issuerId || e.claimedIssuer || e.issuer || child.issuer || e.transmitter || '', 'mono'), td(e.kid || child.kid || '', 'mono'), td(detail)
       ]);
     });
     put('events', table(['Time', 'Severity', 'Event', 'Reason / rule', 'Route', 'Client', 'Issuer', 'Key', 'Detail'], rows, 'no security events', 'events'));
+  }
+
+  /** The detail column of a key, lineage, signal or tunnel event: who, what, from what. */
+  function noticeDetail(e) {
+    var parts = [];
+    if (e.event === 'token.minted' && e.child && e.parent)
+      parts.push((e.child.kind || 'token') + ' ' + e.child.fingerprint + ' minted from ' + e.parent.fingerprint + ' of ' + e.parent.issuer);
+    if (e.state) parts.push(e.state);
+    if (e.by) parts.push('by ' + e.by);
+    if (e.summary) parts.push(e.summary);
+    if (e.err) parts.push(e.err + (e.description ? ': ' + e.description : ''));
+    if (e.why) parts.push(e.why);
+    if (e.event === 'tunnel.closed') parts.push('open ' + e.openSeconds + ' s');
+    if (e.note) parts.push(e.note);
+    return parts.join(' \u00b7 ');
   }
 
   function revokeKey(issuer, kid) {
@@ -336,7 +365,7 @@ export const DASHBOARD_JS = String.raw`
     if (!ok) return;
     api('POST', '/revocations', { kind: 'key', issuer: issuer, kid: kid, reason: 'revoked from the dashboard' })
       .then(function (res) {
-        if (res.status === 200 || res.status === 201) { toast('Revoked key ' + kid + ' of ' + issuer); poll(); }
+        if (res.status === 200 || res.status === 201) { toast('Revoked key ' + kid + ' of ' + issuer + tookDown(res.body.descendants)); poll(); }
         else toast('Not revoked: ' + (res.body.message || res.body.error || res.status), true);
       })
       .catch(function (err) { toast('Not revoked: ' + err.message, true); });

@@ -1,8 +1,10 @@
 import { keySetReadiness } from '../../keys/key-set-status.js';
 import { keyStateOf } from '../../keys/key-state.js';
 import { trustVerdict } from '../../keys/key-trust.js';
+import type { LineageService } from '../../lineage/lineage-service.js';
 import type { BlockView } from '../../observability/block-view.js';
 import type { Observability } from '../../observability/observability.js';
+import type { RevocationRecord } from '../../revocation/revocation-record.js';
 import type { RevocationService } from '../../revocation/revocation-service.js';
 import type { RuntimeHolder } from '../../runtime/runtime-holder.js';
 import type { SignalReceiver } from '../../signals/signal-receiver.js';
@@ -18,11 +20,18 @@ export interface DashboardStateDeps {
   readonly isDraining: () => boolean;
   /** The Shared Signals receiver; undefined without a `signals:` section. */
   readonly signals?: SignalReceiver | undefined;
+  /** Lineage records: how many live minted tokens each revocation took down. */
+  readonly lineage?: Pick<LineageService, 'reached' | 'mirror'> | undefined;
 }
 
 const AUDIT_SHOWN = 50;
 const EVENTS_PER_POLL = 200;
 const RATE_SECONDS = 300;
+/**
+ * Each revocation is held against every lineage record, every second the page polls: past this
+ * many comparisons the counts are left out (the POST answer and the toast still say it).
+ */
+const DESCENDANT_CHECKS = 200_000;
 
 interface AuditCapable {
   audit(limit: number): Promise<unknown[]>;
@@ -82,7 +91,10 @@ export async function dashboardState(
     };
   });
 
-  const records = revocations.list().sort((a, b) => b.at.localeCompare(a.at));
+  const records = withDescendants(
+    revocations.list().sort((a, b) => b.at.localeCompare(a.at)),
+    deps.lineage,
+  );
   let audit: unknown[];
   let auditSource: 'store' | 'records';
   if (typeof (store as Partial<AuditCapable>).audit === 'function') {
@@ -116,4 +128,13 @@ export async function dashboardState(
     },
     rates: observability.rates.list().slice(-RATE_SECONDS),
   };
+}
+
+/** The records with `descendants`, the live minted tokens each takes down, when that is cheap. */
+function withDescendants(
+  records: RevocationRecord[],
+  lineage: DashboardStateDeps['lineage'],
+): (RevocationRecord & { descendants?: number })[] {
+  if (lineage === undefined || lineage.mirror.size * records.length > DESCENDANT_CHECKS) return records;
+  return records.map((record) => ({ ...record, descendants: lineage.reached(record) }));
 }
