@@ -136,6 +136,63 @@ describe('a poll transmitter', () => {
   });
 });
 
+describe('verifying a polled stream', () => {
+  let stub: TransmitterStub;
+  let gw: TestGateway;
+
+  before(async () => {
+    stub = await startTransmitterStub();
+    // Not in its configuration document: the configured endpoint is the one asked.
+    stub.advertiseVerification = false;
+    stub.verificationDelivery = 'poll';
+    const signals = signalsFor(stub);
+    Object.assign(signals.transmitters.idp, {
+      verificationEndpoint: stub.verificationUrl,
+      streamId: 'stream-42',
+    });
+    const dir = tempDir();
+    gw = await startTestGateway(referenceConfig(dir, ring, { upstream: upstream.url, extra: { signals } }), {
+      dir,
+    });
+  });
+
+  after(async () => {
+    await gw.close();
+    await stub.close();
+  });
+
+  test('the request carries the stream id and the poll credential; the polled SET verifies it, once', async () => {
+    const asked = await admin(gw.adminUrl, 'POST', '/signals/idp/verify');
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    assert.equal(asked.body.endpoint, stub.verificationUrl);
+    const request = stub.verificationRequests.at(-1)!;
+    assert.equal(request.authorization, POLL_AUTH);
+    assert.equal(request.body.stream_id, 'stream-42');
+    const idp = async () =>
+      ((await admin(gw.adminUrl, 'GET', '/signals')).body.transmitters as Record<string, unknown>[])[0]!;
+    await waitFor(async () => (await idp()).lastVerification === 'verified', { message: 'verified by poll' });
+    await waitFor(async () => stub.pending.size === 0, { message: 'acknowledged' });
+    assert.equal(
+      gw.logs.lines.filter((l) => l.event === 'signal.verification_unexpected').length,
+      0,
+      'the state was the one asked for',
+    );
+    // The transmitter sending it once more, as a new SET: not a second verification.
+    const jti = 'verification-again';
+    stub.queue(
+      jti,
+      await stub.sign({
+        jti,
+        event: 'verification',
+        subject: { format: 'opaque', id: 'stream-42' },
+        payload: { state: String(request.body.state) },
+      }),
+    );
+    await waitFor(async () => (await idp()).lastVerification === 'unexpected', { message: 'not again' });
+    assert.ok(gw.logs.lines.some((l) => l.event === 'signal.verification_unexpected' && l.jti === jti));
+  });
+});
+
 describe('a gateway killed in the middle of a poll batch', () => {
   let redis: TestRedis;
   let inspect: Redis;

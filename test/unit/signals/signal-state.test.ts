@@ -167,3 +167,18 @@ describe('transmitter states', () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 });
+
+describe('verification states (memory store)', () => {
+  test('a state asked for counts once, for its transmitter only, and not after it expired', async () => {
+    const clock = new TestClock('2026-12-01T00:00:00Z');
+    const store = new MemorySignalStore(clock.now);
+    await store.expectVerification('idp', 'state-1', 60_000);
+    assert.equal(await store.consumeVerification('lax', 'state-1'), false, 'another transmitter');
+    assert.equal(await store.consumeVerification('idp', 'state-2'), false, 'another state');
+    assert.equal(await store.consumeVerification('idp', 'state-1'), true);
+    assert.equal(await store.consumeVerification('idp', 'state-1'), false, 'used up');
+    await store.expectVerification('idp', 'state-3', 60_000);
+    clock.advance(60_001);
+    assert.equal(await store.consumeVerification('idp', 'state-3'), false, 'expired');
+  });
+});
