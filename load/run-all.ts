@@ -187,7 +187,7 @@ function profileChoice(
   if (mode === 'never') return [];
   const names =
     mode === 'always'
-      ? ['provgate-10k', 'provgate-cold', 'provgate-invalid']
+      ? ['provgate-10k', 'lean-proxy', 'provgate-cold', 'provgate-invalid']
       : [...new Set(targets.filter((t) => t.met === false).map((t) => t.profileScenario))];
   return scenarios.filter((s) => names.includes(s.name)).slice(0, MAX_PROFILES);
 }

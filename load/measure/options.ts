@@ -22,7 +22,7 @@ const HELP = `usage: node --import tsx load/run-all.ts [options]
   --connections n   autocannon connections (default 32)
   --tokens n        distinct valid tokens in rotation (default 10000)
   --no-build        use dist/ as it is instead of running npm run build
-  --profile         always capture CPU profiles of provgate
+  --profile         always capture CPU profiles of provgate (and of lean-proxy, to compare)
   --no-profile      never capture them (default: when an issue-5 target is missed)`;
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): RunOptions {

@@ -48,12 +48,31 @@ function nodeTarget(
   ctx: TargetContext,
   file: string,
   args: readonly string[],
+  nodeFlags: readonly string[] = [],
 ): { command: string; args: string[] } {
   const compiled = ctx.compiledTargets.dir;
   if (compiled !== undefined) {
-    return { command: process.execPath, args: [join(compiled, file.replace(/\.ts$/, '.js')), ...args] };
+    return {
+      command: process.execPath,
+      args: [...nodeFlags, join(compiled, file.replace(/\.ts$/, '.js')), ...args],
+    };
   }
-  return { command: process.execPath, args: ['--import', 'tsx', `${TARGETS_DIR}${file}`, ...args] };
+  return {
+    command: process.execPath,
+    args: [...nodeFlags, '--import', 'tsx', `${TARGETS_DIR}${file}`, ...args],
+  };
+}
+
+/** How the lean proxy is started (with `nodeFlags`, e.g. --cpu-prof, for a profile of it). */
+export function leanProxyCommand(
+  ctx: TargetContext,
+  backend: Backend,
+  port: number,
+  nodeFlags: readonly string[] = [],
+): { command: string; args: string[] } {
+  const args = ['--port', String(port), '--upstream', backend.url, '--prefix', MAIL_PREFIX];
+  args.push('--dist', join(ROOT, 'dist'));
+  return nodeTarget(ctx, 'lean-proxy.ts', args, nodeFlags);
 }
 
 async function startOne(
@@ -149,9 +168,10 @@ export async function startTargets(
     if (!needed.has(name)) continue;
     const port = await freePort();
     const args = ['--port', String(port), '--upstream', backend.url, '--prefix', MAIL_PREFIX];
-    if (name === 'lean-proxy') args.push('--dist', join(ROOT, 'dist'));
-    else args.push('--transport', bareProxyTransport().module);
-    const child = await startOne(ctx, name, nodeTarget(ctx, `${name}.ts`, args), port, core);
+    args.push('--transport', bareProxyTransport().module);
+    const cmd =
+      name === 'lean-proxy' ? leanProxyCommand(ctx, backend, port) : nodeTarget(ctx, `${name}.ts`, args);
+    const child = await startOne(ctx, name, cmd, port, core);
     urls.set(name, at(port, child));
   }
   for (const name of ['provgate', 'provgate-cold', 'provgate-nocache'] as const) {

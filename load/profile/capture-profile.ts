@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { type Bench, type Schedule, warmUp } from '../measure/alternate-rounds.js';
 import { type CacheCounters, readCacheCounters } from '../measure/cache-counters.js';
 import type { Scenario } from '../measure/scenarios.js';
-import { type Backend, COLD_CACHE_ENTRIES, type TargetContext } from '../measure/start-targets.js';
+import {
+  type Backend,
+  COLD_CACHE_ENTRIES,
+  leanProxyCommand,
+  type TargetContext,
+} from '../measure/start-targets.js';
 import { freePort } from '../procs/free-port.js';
 import { waitForPort } from '../procs/wait-ready.js';
 import { MAIL_PATH, writeGatewayConfig } from '../setup/gateway-config.js';
@@ -47,32 +52,33 @@ export async function captureProfile(
     ...(scenario.target === 'provgate-cold' ? { cacheEntries: COLD_CACHE_ENTRIES } : {}),
   });
   const name = `${scenario.name}.cpuprofile`;
-  const cmd = ctx.launch.command(config.path, [
-    '--cpu-prof',
-    `--cpu-prof-dir=${outDir}`,
-    `--cpu-prof-name=${name}`,
-  ]);
+  const flags = ['--cpu-prof', `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}`];
+  // The lean proxy too, to compare provgate's profile with it function by function.
+  const lean = scenario.target === 'lean-proxy';
+  const cmd = lean ? leanProxyCommand(ctx, backend, port, flags) : ctx.launch.command(config.path, flags);
   const spawnedAt = Date.now();
   const child = ctx.group.start({ name: `profiled ${scenario.name}`, ...cmd, core: ctx.plan.targetCore });
   await waitForPort(child, port);
   const url = `http://127.0.0.1:${port}${MAIL_PATH}`;
   const job = { url, connections: schedule.connections, poolFile: bench.pools[scenario.pool] };
-  const metrics = { url: `http://127.0.0.1:${adminPort}/metrics`, token: config.adminToken };
+  const metrics = lean
+    ? undefined
+    : { url: `http://127.0.0.1:${adminPort}/metrics`, token: config.adminToken };
   const warmSchedule = {
     ...schedule,
     warmupSeconds: Math.max(PROFILE_WARMUP_SECONDS, schedule.warmupSeconds),
   };
-  const target = { url, pid: child.process.pid, metrics };
+  const target = { url, pid: child.process.pid, ...(metrics === undefined ? {} : { metrics }) };
   // Until the whole pool has been sent once, as for the measured runs.
   await warmUp({ ...bench, targets: new Map([[scenario.target, target]]) }, scenario, warmSchedule);
   // Only the steady state counts: start-up and warm-up samples are skipped in the summary.
   const skipMs = Date.now() - spawnedAt;
-  const before = await readCacheCounters(metrics);
+  const before = metrics === undefined ? undefined : await readCacheCounters(metrics);
   const measured = await bench.generator.run({
     ...job,
     durationSeconds: Math.max(PROFILE_SECONDS, schedule.durationSeconds),
   });
-  const after = await readCacheCounters(metrics);
+  const after = metrics === undefined ? undefined : await readCacheCounters(metrics);
   await ctx.group.stop(child, 30_000);
   if (!readdirSync(outDir).includes(name))
     throw new Error(`no profile written for ${scenario.name}:\n${child.stderrTail()}`);
