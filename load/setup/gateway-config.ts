@@ -19,6 +19,8 @@ export interface GatewayConfigOptions {
   readonly cacheEntries?: number;
   /** `verification.cache.enabled: false`: every request verifies its signature, as HAProxy does. */
   readonly cacheOff?: boolean;
+  /** `upstreams.connections`: the soak holds a thousand slow downloads open beside its traffic. */
+  readonly upstreamConnections?: number;
 }
 
 export interface WrittenGatewayConfig {
@@ -57,6 +59,9 @@ export function writeGatewayConfig(o: GatewayConfigOptions): WrittenGatewayConfi
       : o.cacheEntries === undefined
         ? {}
         : { verification: { cache: { maxEntries: o.cacheEntries } } }),
+    ...(o.upstreamConnections === undefined
+      ? {}
+      : { upstreams: { connections: o.upstreamConnections, maxQueued: o.upstreamConnections } }),
     log: { level: 'info' },
   };
   const path = join(o.dir, `${o.name}.yaml`);
