@@ -15,6 +15,7 @@ import { ForgeryCheckBudget } from './forgery-budget.js';
 import { grantedScopes } from './granted-scopes.js';
 import { type Claims, type ParsedToken, parseToken } from './parse-token.js';
 import { assertKeyUsable, type KeyStepDeps, selectKey } from './select-key.js';
+import { tokenKey } from './token-key.js';
 import { verifySignature } from './verify-signature.js';
 
 /** A token whose signature, issuer binding and issuer-level claims have been verified. */
@@ -32,7 +33,8 @@ class Verified implements VerifiedToken {
   private fingerprintMemo: string | undefined;
 
   constructor(
-    private readonly token: string,
+    /** The token itself: the caches compare it in full before taking an entry (token-key.ts). */
+    readonly token: string,
     readonly issuer: CompiledIssuer,
     readonly key: KeyEntry,
     readonly alg: string,
@@ -49,6 +51,8 @@ class Verified implements VerifiedToken {
 
 /** A refusal that will not change while the key that decided it stays in its set. */
 interface SettledRefusal {
+  /** The token it is for: compared in full before the entry is taken (token-key.ts). */
+  readonly token: string;
   readonly failure: AuthFailure;
   readonly issuer: CompiledIssuer;
   readonly key: KeyEntry;
@@ -99,9 +103,10 @@ const ENTRY_OVERHEAD_BYTES = 600;
  * clock, and the steps after this one (provenance, revocations), which run on every request.
  */
 export class TokenVerifier {
-  private readonly cache: LRUCache<string, VerifiedToken> | undefined;
+  /** Keyed by tokenKey(token), the entry holding its token: see token-key.ts. */
+  private readonly cache: LRUCache<number, Verified> | undefined;
   /** Repeated bad tokens must not cost a signature check each: refusals no dearer than acceptances. */
-  private readonly refusals: LRUCache<string, SettledRefusal> | undefined;
+  private readonly refusals: LRUCache<number, SettledRefusal> | undefined;
   /** Which tokens enter each cache: a token seen once must not push out ones seen again. */
   private readonly admission: CacheAdmission;
   private readonly refusalAdmission: CacheAdmission;
@@ -119,17 +124,17 @@ export class TokenVerifier {
       trust: options.trust,
     };
     this.cache = options.cache.enabled
-      ? new LRUCache<string, VerifiedToken>({
+      ? new LRUCache<number, Verified>({
           max: options.cache.maxEntries,
           maxSize: options.cache.maxBytes,
-          sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
+          sizeCalculation: (value) => value.token.length * 2 + ENTRY_OVERHEAD_BYTES,
         })
       : undefined;
     this.refusals = options.cache.enabled
-      ? new LRUCache<string, SettledRefusal>({
+      ? new LRUCache<number, SettledRefusal>({
           max: REFUSAL_CACHE_ENTRIES,
           maxSize: Math.max(1024, Math.floor(options.cache.maxBytes / 2)),
-          sizeCalculation: (_value, token) => token.length * 2 + ENTRY_OVERHEAD_BYTES,
+          sizeCalculation: (value) => value.token.length * 2 + ENTRY_OVERHEAD_BYTES,
         })
       : undefined;
     const policy = options.cache.admission ?? 'second-sighting';
@@ -171,8 +176,10 @@ export class TokenVerifier {
    */
   verify(token: string, mayRefetch = true): VerifiedToken {
     const now = this.options.clock();
-    const cached = this.cache?.get(token);
-    if (cached !== undefined) {
+    const key = this.cache === undefined ? 0 : tokenKey(token);
+    const cached = this.cache?.get(key);
+    // Another token under the same key is no entry for this one (and is left in place).
+    if (cached !== undefined && cached.token === token) {
       // A key set replaced since (rotation, reload) sends the token down the full path again.
       if (cached.issuer.keys.byKid.get(cached.key.kid) === cached.key) {
         this.cacheHits += 1;
@@ -184,30 +191,40 @@ export class TokenVerifier {
         }
         return cached;
       }
-      this.cache?.delete(token);
+      this.cache?.delete(key);
     }
     this.cacheMisses += 1;
-    const settled = this.refusals?.get(token);
-    if (settled !== undefined && settled.issuer.keys.byKid.get(settled.key.kid) === settled.key) {
+    const settled = this.refusals?.get(key);
+    if (
+      settled !== undefined &&
+      settled.token === token &&
+      settled.issuer.keys.byKid.get(settled.key.kid) === settled.key
+    ) {
       // Still refused for the same reason; token_expired stays expired, whatever the clock says now.
       this.refusalHits += 1;
       throw settled.failure;
     }
-    const verified = this.verifyFully(token, now, mayRefetch);
-    if (this.cache !== undefined && this.admission.admit(token)) this.cache.set(token, verified);
+    const verified = this.verifyFully(token, key, now, mayRefetch);
+    if (this.cache !== undefined && this.admission.admit(token)) this.cache.set(key, verified);
     return verified;
   }
 
-  private verifyFully(token: string, now: number, mayRefetch: boolean): VerifiedToken {
+  private verifyFully(token: string, key: number, now: number, mayRefetch: boolean): Verified {
     const parsed = parseToken(token);
     try {
-      return this.verifyParsed(token, parsed, now, mayRefetch);
+      return this.verifyParsed(token, key, parsed, now, mayRefetch);
     } catch (err) {
       throw nameTheToken(err, parsed.header.kid, parsed.header.alg, parsed.claims);
     }
   }
 
-  private verifyParsed(token: string, parsed: ParsedToken, now: number, mayRefetch: boolean): VerifiedToken {
+  private verifyParsed(
+    token: string,
+    cacheKey: number,
+    parsed: ParsedToken,
+    now: number,
+    mayRefetch: boolean,
+  ): Verified {
     const { header, claims } = parsed;
     checkForbiddenHeader(header);
     const issuer = claims.iss === undefined ? undefined : this.options.registry.issuerFor(claims.iss);
@@ -238,7 +255,7 @@ export class TokenVerifier {
         // Named before it is cached: every later request with this token gets this very object.
         const failure = nameTheToken(err, header.kid, header.alg, claims);
         if (this.refusals !== undefined && this.refusalAdmission.admit(token))
-          this.refusals.set(token, { failure, issuer, key });
+          this.refusals.set(cacheKey, { token, failure, issuer, key });
         throw failure;
       }
       throw err;

@@ -80,6 +80,23 @@ test('an expired token stays expired from the cache; a not-yet-valid one is neve
   assert.equal(verifier.stats.refusalHits, before + 1);
 });
 
+test('tokens under one cache key (same signature tail) are told apart: a payload swapped under a cached signature is refused', async () => {
+  const honest = await mintToken(good.privateJwk, { iss: ISS, sub: 's', aud: 'a' }, { now: now / 1000 });
+  const other = await mintToken(good.privateJwk, { iss: ISS, sub: 't', aud: 'a' }, { now: now / 1000 });
+  const [header, , signature] = honest.split('.');
+  // The other token's payload under the honest token's signature: the same tail, so the same key.
+  const swapped = `${header}.${other.split('.')[1]}.${signature}`;
+  assert.equal(reasonOf(honest), 'ok');
+  const hits = verifier.stats.hits;
+  assert.equal(reasonOf(swapped), 'bad_signature');
+  assert.equal(reasonOf(swapped), 'bad_signature');
+  assert.equal(verifier.stats.hits, hits);
+  // Neither entry displaced the other's verdict.
+  assert.equal(reasonOf(honest), 'ok');
+  assert.equal(verifier.stats.hits, hits + 1);
+  assert.equal(verifier.verify(honest, false).claims.sub, 's');
+});
+
 test('a key replaced in its set sends both cached acceptances and cached refusals down the full path', async () => {
   const token = await mintToken(good.privateJwk, { iss: ISS, sub: 's', aud: 'a' }, { now: now / 1000 });
   assert.equal(reasonOf(token), 'ok');
