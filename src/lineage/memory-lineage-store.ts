@@ -1,15 +1,9 @@
-import { MemoryRecords } from '../store/memory-records.js';
-import type { Snapshot } from '../store/mirrored-store.js';
+import { MemoryFamilyStore } from '../store/memory-family-store.js';
 import type { LineageRecord } from './lineage-record.js';
-import type { LineageChange, LineageStore, LineageWrite } from './lineage-store.js';
+import type { LineageStore, LineageWrite } from './lineage-store.js';
 
 /** One process, no Redis: the embedded default. */
-export class MemoryLineageStore implements LineageStore {
-  readonly kind = 'memory' as const;
-  readonly available = true;
-  readonly unavailableReason = undefined;
-  private readonly records = new MemoryRecords<LineageRecord>();
-
+export class MemoryLineageStore extends MemoryFamilyStore<LineageRecord> implements LineageStore {
   async add(record: LineageRecord): Promise<{ outcome: LineageWrite; record: LineageRecord }> {
     const existing = this.records.get(record.id);
     if (existing !== undefined) {
@@ -27,30 +21,4 @@ export class MemoryLineageStore implements LineageStore {
   async list(): Promise<LineageRecord[]> {
     return this.records.values();
   }
-
-  async removeExpired(ids: readonly string[], now: number): Promise<void> {
-    this.records.deleteExpired(ids, now);
-  }
-
-  version(): Promise<number> {
-    return this.records.version();
-  }
-
-  snapshot(): Promise<Snapshot<LineageRecord>> {
-    return this.records.snapshot();
-  }
-
-  subscribe(listener: (change: LineageChange) => void): () => void {
-    return this.records.subscribe(listener);
-  }
-
-  settled(): Promise<void> {
-    return this.records.settled();
-  }
-
-  onReconnect(listener: () => void): () => void {
-    return this.records.onReconnect(listener);
-  }
-
-  async close(): Promise<void> {}
 }
