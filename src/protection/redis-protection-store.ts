@@ -1,18 +1,9 @@
 import type { Logger } from 'pino';
-import { decodeChange } from '../store/change-message.js';
-import type { FamilyLink } from '../store/family-link.js';
-import type { Snapshot } from '../store/mirrored-store.js';
+import { RedisFamilyStore } from '../store/redis-family-store.js';
 import type { RedisLink } from '../store/redis-link.js';
-import { readSnapshot } from '../store/redis-snapshot.js';
 import type { BlockRecord } from './block-record.js';
 import type { BlockChange, BlockStore } from './block-store.js';
-import {
-  ADD_BLOCK,
-  ADD_COUNTS,
-  ADD_SIGHTINGS,
-  REMOVE_BLOCK,
-  REMOVE_EXPIRED_BLOCKS,
-} from './redis-scripts.js';
+import { ADD_BLOCK, ADD_COUNTS, ADD_SIGHTINGS } from './redis-scripts.js';
 import type { CountDelta, SharedTallies, Sighting, SightingTally } from './shared-tallies.js';
 
 /**
@@ -27,7 +18,7 @@ import type { CountDelta, SharedTallies, Sighting, SightingTally } from './share
 export function protectionKeys(prefix: string) {
   const tag = `${prefix}{prot}:`;
   return {
-    blocks: `${tag}blocks`,
+    records: `${tag}blocks`,
     version: `${tag}blocks:version`,
     channel: `${tag}blocks:changes`,
     counter: (name: string) => tag + name,
@@ -38,72 +29,39 @@ export function protectionKeys(prefix: string) {
 // Keeps one script call small enough not to hold Redis up noticeably.
 const CHUNK = 500;
 
-function protectionScripts(family: FamilyLink) {
-  return {
-    addBlock: family.writeScript<[number, string]>('pgAddBlock', 3, ADD_BLOCK),
-    removeBlock: family.writeScript<string | null>('pgRemoveBlock', 3, REMOVE_BLOCK),
-    removeExpired: family.writeScript<number>('pgRemoveExpiredBlocks', 3, REMOVE_EXPIRED_BLOCKS),
-    // Their keys vary per call: the first argument says how many.
-    addCounts: family.writeScript<number[]>('pgAddCounts', undefined, ADD_COUNTS),
-    addSightings: family.writeScript<[number, string[]?][]>('pgAddSightings', undefined, ADD_SIGHTINGS),
-  };
-}
-
 /**
- * Blocks and cluster-wide tallies in Redis, on the process's RedisLink. Commands fail fast while
- * disconnected and are bounded by the store's time-outs: callers keep their state in memory and
- * send it again later.
+ * Blocks (a mirrored family: RedisFamilyStore) and cluster-wide tallies in Redis, on the
+ * process's RedisLink. Commands fail fast while disconnected and are bounded by the store's
+ * time-outs: callers keep their state in memory and send it again later.
  */
-export class RedisProtectionStore implements BlockStore, SharedTallies {
-  readonly kind = 'redis' as const;
-  private readonly family: FamilyLink;
-  private readonly keys: ReturnType<typeof protectionKeys>;
-  private readonly scripts: ReturnType<typeof protectionScripts>;
+export class RedisProtectionStore
+  extends RedisFamilyStore<BlockRecord, ReturnType<typeof protectionKeys>>
+  implements BlockStore, SharedTallies
+{
+  private readonly addBlock = this.writeScript<[number, string]>('pgAddBlock', ADD_BLOCK);
+  // Their keys vary per call: the first argument says how many.
+  private readonly addCountsScript = this.family.writeScript<number[]>('pgAddCounts', undefined, ADD_COUNTS);
+  private readonly addSightingsScript = this.family.writeScript<[number, string[]?][]>(
+    'pgAddSightings',
+    undefined,
+    ADD_SIGHTINGS,
+  );
 
-  constructor(
-    readonly link: RedisLink,
-    private readonly options: { readonly prefix: string; readonly logger: Logger },
-  ) {
-    this.keys = protectionKeys(options.prefix);
-    this.family = link.family('protection store');
-    this.scripts = protectionScripts(this.family);
-  }
-
-  get available(): boolean {
-    return this.family.available;
-  }
-
-  get unavailableReason(): string | undefined {
-    return this.family.unavailableReason;
-  }
-
-  settled(): Promise<void> {
-    return this.family.settled();
-  }
-
-  /** Resolves once connected; rejects after `timeoutMs`. For the CLI, which has one thing to do. */
-  waitUntilReady(timeoutMs: number): Promise<void> {
-    return this.family.waitUntilReady(timeoutMs);
+  constructor(link: RedisLink, options: { readonly prefix: string; readonly logger: Logger }) {
+    super(link, protectionKeys(options.prefix), {
+      name: 'protection store',
+      noun: 'block',
+      logger: options.logger,
+    });
   }
 
   async list(now: number): Promise<BlockRecord[]> {
-    const all = await this.family.run('write', () => this.link.client.hgetall(this.keys.blocks));
-    return Object.values(all)
-      .map((json) => JSON.parse(json) as BlockRecord)
-      .filter((b) => b.expiresAt > now);
-  }
-
-  snapshot(): Promise<Snapshot<BlockRecord>> {
-    return readSnapshot<BlockRecord>(this.family, { version: this.keys.version, records: this.keys.blocks });
+    return (await this.readAll()).filter((b) => b.expiresAt > now);
   }
 
   async add(block: BlockRecord, now: number): Promise<{ block: BlockRecord; changed: boolean }> {
-    const k = this.keys;
     const change = JSON.stringify({ op: 'add', record: block } satisfies BlockChange);
-    const [changed, stored] = await this.scripts.addBlock(
-      k.blocks,
-      k.version,
-      k.channel,
+    const [changed, stored] = await this.addBlock(
       block.id,
       JSON.stringify(block),
       block.expiresAt,
@@ -113,26 +71,8 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
     return { block: JSON.parse(stored) as BlockRecord, changed: changed === 1 };
   }
 
-  async remove(id: string): Promise<BlockRecord | undefined> {
-    const k = this.keys;
-    const change = JSON.stringify({ op: 'remove', id } satisfies BlockChange);
-    const existing = await this.scripts.removeBlock(k.blocks, k.version, k.channel, id, change);
-    return existing === null ? undefined : (JSON.parse(existing) as BlockRecord);
-  }
-
-  async version(): Promise<number> {
-    return Number((await this.family.run('lookup', () => this.link.client.get(this.keys.version))) ?? 0);
-  }
-
-  async removeExpired(ids: readonly string[], now: number): Promise<void> {
-    const k = this.keys;
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const args: (string | number)[] = [now];
-      for (const id of ids.slice(i, i + CHUNK)) {
-        args.push(id, JSON.stringify({ op: 'remove', id } satisfies BlockChange));
-      }
-      await this.scripts.removeExpired(k.blocks, k.version, k.channel, ...args);
-    }
+  remove(id: string): Promise<BlockRecord | undefined> {
+    return this.removeRecord(id);
   }
 
   async addCounts(batch: readonly CountDelta[]): Promise<number[]> {
@@ -142,7 +82,7 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
       const args: (string | number)[] = [part.length];
       for (const d of part) args.push(this.keys.counter(d.key));
       for (const d of part) args.push(d.delta, d.ttlMs);
-      totals.push(...(await this.scripts.addCounts(...args)));
+      totals.push(...(await this.addCountsScript(...args)));
     }
     return totals;
   }
@@ -154,29 +94,10 @@ export class RedisProtectionStore implements BlockStore, SharedTallies {
       const args: (string | number)[] = [part.length];
       for (const s of part) args.push(this.keys.sightings(s.fingerprint));
       for (const s of part) args.push(s.address, s.at, s.windowMs, s.maxAddresses);
-      for (const [n, evidence] of await this.scripts.addSightings(...args)) {
+      for (const [n, evidence] of await this.addSightingsScript(...args)) {
         tallies.push({ addresses: n, evidence: evidence ?? [] });
       }
     }
     return tallies;
-  }
-
-  subscribe(listener: (change: BlockChange) => void): () => void {
-    return this.family.subscribe(this.keys.channel, (message) => {
-      const change = decodeChange<BlockRecord>(message);
-      if (change === undefined) {
-        this.options.logger.warn({ event: 'store.bad_message' }, 'ignored an unreadable block message');
-        return;
-      }
-      listener(change);
-    });
-  }
-
-  onReconnect(listener: () => void): () => void {
-    return this.family.onReconnect(listener);
-  }
-
-  async close(): Promise<void> {
-    this.family.close();
   }
 }

@@ -1,10 +1,12 @@
+import { announce } from '../store/family-scripts.js';
+
 // Lua run atomically by Redis. Every key of a script carries the same hash tag (see
 // protectionKeys), so each script touches one slot and runs unchanged on Redis Cluster.
 
-// Every block write moves the version and announces "<version> <change JSON>", as the
-// revocation scripts do: an instance that saw every version in order needs no reload.
+// Every block write moves the version and announces "<version> <change JSON>", as every mirrored
+// family does; removal and expiry are RedisFamilyStore's (family-scripts.ts).
 
-/** KEYS: blocks, version, channel. ARGV: id, json, expiresAt, now, change. Keeps the longer block. */
+/** ARGV: id, json, expiresAt, now, change. Keeps the longer block. */
 export const ADD_BLOCK = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if existing then
@@ -12,39 +14,8 @@ if existing then
   if old > tonumber(ARGV[4]) and old >= tonumber(ARGV[3]) then return {0, existing} end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local version = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[5])
+${announce({ change: 'ARGV[5]' })}
 return {1, ARGV[2]}
-`;
-
-/** KEYS: blocks, version, channel. ARGV: id, change. */
-export const REMOVE_BLOCK = `
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
-if not existing then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local version = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[2])
-return existing
-`;
-
-/**
- * KEYS: blocks, version, channel. ARGV: now, then per id: id, change. Removes each block still
- * expired at `now`, each with a version and a message of its own (hash fields cannot expire on
- * their own before Redis 7.4).
- */
-export const REMOVE_EXPIRED_BLOCKS = `
-local now = tonumber(ARGV[1])
-local removed = 0
-for i = 2, #ARGV, 2 do
-  local existing = redis.call('HGET', KEYS[1], ARGV[i])
-  if existing and tonumber(cjson.decode(existing).expiresAt) <= now then
-    redis.call('HDEL', KEYS[1], ARGV[i])
-    local version = redis.call('INCR', KEYS[2])
-    redis.call('PUBLISH', KEYS[3], version .. ' ' .. ARGV[i + 1])
-    removed = removed + 1
-  end
-end
-return removed
 `;
 
 /** KEYS: counters. ARGV: delta and ttl (ms) per key. Returns each counter's new total. */
