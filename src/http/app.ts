@@ -16,6 +16,7 @@ import { installHeaderLimit } from './header-limit.js';
 import { createLineageSteps } from './lineage-setup.js';
 import { httpsOptions } from './listener-tls.js';
 import { installOverloadGuard } from './overload-guard.js';
+import { lazyChildLogger } from './request-logger.js';
 import type { PipelineDeps } from './request-pipeline.js';
 import { createSenderConstraint } from './sender-constraint-setup.js';
 import { installUnreadBodyGuard } from './unread-body-guard.js';
@@ -75,6 +76,8 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: !config.log.access }),
+    // request.log is made when a request logs, not for every request (request-logger.ts).
+    childLoggerFactory: lazyChildLogger,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     http: { maxHeaderSize },
