@@ -12,10 +12,11 @@ import type { SenderConstraint } from '../verify/check-sender-constraint.js';
 import { prepareTlsSocket } from '../verify/client-certificate.js';
 import type { ProofReplayStore } from '../verify/dpop/proof-replay.js';
 import { createAuthHook } from './auth-hook.js';
-import { installHeaderLimit } from './header-limit.js';
+import { createHeaderLimit } from './header-limit.js';
 import { createLineageSteps } from './lineage-setup.js';
 import { httpsOptions } from './listener-tls.js';
-import { installOverloadGuard } from './overload-guard.js';
+import { createOverloadGuard } from './overload-guard.js';
+import { createRequestHook } from './request-hook.js';
 import { lazyChildLogger } from './request-logger.js';
 import type { PipelineDeps } from './request-pipeline.js';
 import { createSenderConstraint } from './sender-constraint-setup.js';
@@ -107,13 +108,13 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   app.decorateRequest('gatewayRoute', null);
   app.decorateRequest('runtime', null);
   // Before authentication: an overloaded instance should not spend a signature check on a 503.
-  installOverloadGuard(app, {
+  const overload = createOverloadGuard(app, {
     maxEventLoopDelayMs: config.lifecycle.maxEventLoopDelayMs,
     retryAfterSeconds: config.lifecycle.overloadRetryAfterSeconds,
     onReject: deps.stats === undefined ? undefined : () => (deps.stats!.overloadRejections += 1),
   });
   if (deps.stats !== undefined) app.addHook('onResponse', deps.stats.onResponse);
-  installHeaderLimit(app, config.listen.maxRequestHeaders, events);
+  const headerLimit = createHeaderLimit(config.listen.maxRequestHeaders, events);
   const lineage = createLineageSteps(deps.lineage, { ...deps, runtime, events, clock });
   // One set of steps for both ways in: the request hook and the upgrade listener.
   const pipeline: PipelineDeps = {
@@ -129,9 +130,14 @@ export async function buildGateway(runtime: RuntimeHolder, deps: GatewayDeps): P
   const authenticate = createAuthHook({ runtime, ...pipeline });
   // A transmitter's push carries a signed SET, not a bearer token: that one path skips the hook.
   const signals = deps.signals;
+  // One onRequest hook, one pass of the hook runner: the listener's checks, then the pipeline.
   app.addHook(
     'onRequest',
-    signals === undefined ? authenticate : exceptPushPath(signals.pushPath, authenticate),
+    createRequestHook({
+      overload,
+      headerLimit,
+      authenticate: signals === undefined ? authenticate : exceptPushPath(signals.pushPath, authenticate),
+    }),
   );
   app.setNotFoundHandler((_request, reply) => sendRefusal(reply, 'no_route'));
   app.setErrorHandler((error: FastifyError, request, reply) => {

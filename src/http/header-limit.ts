@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { redactUrl } from '../observability/logger.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import { socketAddress } from '../protection/client-address.js';
@@ -11,15 +11,17 @@ import { REASONS } from '../verify/reasons.js';
  * 1,000, and Node itself truncates what reaches this hook at about that count, which is why the
  * setting stays below it): a client could otherwise crowd the identity headers out of what the
  * upstream reads. Counted in rawHeaders, which holds every header line the client sent.
+ * Returns the check, which refuses the request and returns true when there are too many; it runs
+ * in the listener's one onRequest hook, before the pipeline (request-hook.ts).
  */
-export function installHeaderLimit(app: FastifyInstance, maxHeaders: number, events: SecurityEvents): void {
+export function createHeaderLimit(
+  maxHeaders: number,
+  events: SecurityEvents,
+): (request: FastifyRequest, reply: FastifyReply) => boolean {
   const maxRawEntries = maxHeaders * 2;
-  app.addHook('onRequest', (request, reply, done) => {
+  return (request, reply) => {
     const count = request.raw.rawHeaders.length;
-    if (count <= maxRawEntries) {
-      done();
-      return;
-    }
+    if (count <= maxRawEntries) return false;
     const reason = 'too_many_headers';
     const q = request.url.indexOf('?');
     events.refused({
@@ -47,5 +49,6 @@ export function installHeaderLimit(app: FastifyInstance, maxHeaders: number, eve
       note: `${count / 2} headers, at most ${maxHeaders}`,
     });
     sendRefusal(reply, reason);
-  });
+    return true;
+  };
 }
