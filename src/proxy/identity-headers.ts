@@ -30,8 +30,24 @@ export function identityHeaders(
   return out;
 }
 
+// A verified token's identity headers never change (its claims, scopes and issuer are fixed when
+// it is verified), and a cached one comes back on every request: they are worked out once per
+// verified token (headerValue's tests, the scope list) and copied from here after.
+const pairsOf = new WeakMap<VerifiedToken, readonly string[]>();
+
 /** The identity headers as name/value pairs appended to `out`, undici's flat header list. */
 export function pushIdentityHeaders(out: string[], auth: VerifiedToken): void {
+  let pairs = pairsOf.get(auth);
+  if (pairs === undefined) {
+    const made: string[] = [];
+    identityPairs(made, auth);
+    pairs = made;
+    pairsOf.set(auth, pairs);
+  }
+  for (let i = 0; i < pairs.length; i++) out.push(pairs[i]!);
+}
+
+function identityPairs(out: string[], auth: VerifiedToken): void {
   const { claims } = auth;
   out.push('x-auth-issuer', auth.issuer.id);
   if (claims.sub !== undefined) out.push('x-auth-subject', headerValue(claims.sub));
