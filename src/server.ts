@@ -148,7 +148,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
           events: observability.events,
           clock,
           tokenIssuers: () => runtime.current.compiled.registry,
-          family: link?.family('signal store'),
+          link,
         });
   await signalReceiver?.start();
   // DPoP proof ids: one atomic Redis command per DPoP request makes a proof single-use everywhere.

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config, TransmitterConfig } from '../config/schema.js';
 import { readPrivateKey } from '../demo/dev-keys.js';
+import { createLogger } from '../observability/logger.js';
 import { RedisSignalStore } from '../signals/redis-signal-store.js';
 import { signSet, subjectFromText } from '../signals/sign-set.js';
 import type { TransmitterState } from '../signals/signal-store.js';
@@ -24,7 +25,7 @@ export async function signalsStatusCommand(config: Config, out: Out): Promise<vo
     states = await withRedisStore(
       'signal store',
       config.store,
-      (link) => new RedisSignalStore(link.family('signal store'), config.store.prefix),
+      (link) => new RedisSignalStore(link, { prefix: config.store.prefix, logger: createLogger('silent') }),
       (store) => store.transmitters(),
     );
   } else {

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { IssuerRegistry } from '../keys/issuer-registry.js';
 import type { SecurityEvents } from '../observability/security-events.js';
 import type { RevocationService } from '../revocation/revocation-service.js';
-import type { FamilyLink } from '../store/family-link.js';
+import type { RedisLink } from '../store/redis-link.js';
 import type { CompiledSignals } from './compile-signals.js';
 import { MemorySignalStore } from './memory-signal-store.js';
 import { RedisSignalStore } from './redis-signal-store.js';
@@ -18,14 +18,14 @@ export interface SignalsDeps {
   readonly events: SecurityEvents;
   readonly clock: () => number;
   readonly tokenIssuers: () => IssuerRegistry;
-  /** The signal family on the process's Redis link; required with store.kind redis. */
-  readonly family?: FamilyLink | undefined;
+  /** The process's Redis link; required with store.kind redis. */
+  readonly link?: RedisLink | undefined;
 }
 
 /** The receiver of a compiled `signals:` section, on the same kind of store as revocations. */
 export function createSignalReceiver(signals: CompiledSignals, deps: SignalsDeps): SignalReceiver {
   const state = new SignalState({
-    store: createSignalStore(deps.config, deps.clock, deps.family, deps.logger),
+    store: createSignalStore(deps.config, deps.clock, deps.link, deps.logger),
     transmitters: [...signals.byName.values()],
     logger: deps.logger,
     clock: deps.clock,
@@ -45,10 +45,10 @@ export function createSignalReceiver(signals: CompiledSignals, deps: SignalsDeps
 export function createSignalStore(
   config: Config,
   clock: () => number,
-  family: FamilyLink | undefined,
+  link: RedisLink | undefined,
   logger: Logger,
 ): SignalStore {
   if (config.store.kind === 'memory') return new MemorySignalStore(clock);
-  if (family === undefined) throw new Error('the Redis signal store needs a family of the Redis link');
-  return new RedisSignalStore(family, config.store.prefix, logger);
+  if (link === undefined) throw new Error('the Redis signal store needs the process RedisLink');
+  return new RedisSignalStore(link, { prefix: config.store.prefix, logger });
 }

@@ -1,6 +1,4 @@
-import type { Change } from '../store/change-message.js';
-import { MemoryRecords } from '../store/memory-records.js';
-import type { Snapshot } from '../store/mirrored-store.js';
+import { MemoryFamilyStore } from '../store/memory-family-store.js';
 import {
   type SignalBlock,
   type SignalChange,
@@ -16,17 +14,18 @@ const APPLIED_CAP = 100_000;
 // Verifications asked for and not yet answered: an operator's requests, few; the oldest go first.
 const VERIFICATION_CAP = 1000;
 
-/** One process, no Redis: the embedded default. */
-export class MemorySignalStore implements SignalStore {
-  readonly kind = 'memory' as const;
-  readonly available = true;
-  readonly unavailableReason = undefined;
-  private readonly records = new MemoryRecords<SignalRecord>();
+/**
+ * One process, no Redis: the embedded default. Nothing of the family expires (its records carry
+ * no expiresAt), so removeExpired never finds one to remove.
+ */
+export class MemorySignalStore extends MemoryFamilyStore<SignalRecord> implements SignalStore {
   private readonly applied = new Map<string, number>();
   private readonly states = new Map<string, { at: number; value: string }>();
   private readonly verifications = new Map<string, number>();
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(private readonly clock: () => number = Date.now) {
+    super();
+  }
 
   async wasApplied(key: string): Promise<boolean> {
     const until = this.applied.get(key);
@@ -80,31 +79,6 @@ export class MemorySignalStore implements SignalStore {
     const state = current?.type === 'transmitter' ? current.state : {};
     return this.put({ id, type: 'transmitter', name, state: { ...state, ...patch } });
   }
-
-  /** Nothing of this family expires (SignalMirror.expire drops nothing). */
-  async removeExpired(_ids: readonly string[], _now: number): Promise<void> {}
-
-  version(): Promise<number> {
-    return this.records.version();
-  }
-
-  snapshot(): Promise<Snapshot<SignalRecord>> {
-    return this.records.snapshot();
-  }
-
-  subscribe(listener: (change: Change<SignalRecord>) => void): () => void {
-    return this.records.subscribe(listener);
-  }
-
-  settled(): Promise<void> {
-    return this.records.settled();
-  }
-
-  onReconnect(listener: () => void): () => void {
-    return this.records.onReconnect(listener);
-  }
-
-  async close(): Promise<void> {}
 
   private put(record: SignalRecord): SignalChange {
     return { op: 'add', record, version: this.records.put(record) };

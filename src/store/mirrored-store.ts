@@ -4,9 +4,8 @@ import { StoreUnavailableError } from './store-unavailable-error.js';
 
 // What a family of mirrored state brings to the one sync protocol (mirror-sync.ts): its store,
 // its index and its write policy. Revocations, blocks, lineage, key trust decisions and signal
-// state implement the same three to be mirrored the same way. The revocation, block, lineage and
-// trust stores are a RedisFamilyStore or MemoryFamilyStore (the MirroredStore half, once) with
-// their own writes added.
+// state implement the same three to be mirrored the same way. Their stores are a RedisFamilyStore
+// or MemoryFamilyStore (the MirroredStore half, once) with their own writes added.
 
 /** What every mirrored record has: an id derived from what it is, and maybe an end. */
 export interface MirroredRecord {

@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { StoreConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { RedisSignalStore, signalKeys } from '../../src/signals/redis-signal-store.js';
+import { type SignalBlock, verificationKey } from '../../src/signals/signal-store.js';
 import { announce } from '../../src/store/family-scripts.js';
 import type { MirroredRecord } from '../../src/store/mirrored-store.js';
 import {
@@ -211,6 +213,119 @@ describe('a family without an audit trail', () => {
       );
     } finally {
       unsubscribe();
+      await store.close();
+    }
+  });
+});
+
+describe('the signal family on it', () => {
+  const keys = signalKeys('pg-fam:');
+  const block: SignalBlock = {
+    id: 'sig-0123456789abcdef',
+    transmitter: 'idp',
+    issuerId: 'enterprise',
+    sub: 'alice',
+    signal: 'risk-level-change',
+    value: 'HIGH',
+    at: 1700000000,
+    jti: 'set-1',
+  };
+
+  test('keys keep the {sig} layout', () => {
+    assert.deepEqual(
+      {
+        records: keys.records,
+        version: keys.version,
+        channel: keys.channel,
+        states: keys.states,
+        applied: keys.applied('h1'),
+        verification: keys.verification('h2'),
+      },
+      {
+        records: 'pg-fam:{sig}:records',
+        version: 'pg-fam:{sig}:version',
+        channel: 'pg-fam:{sig}:changes',
+        states: 'pg-fam:{sig}:states',
+        applied: 'pg-fam:{sig}:applied:h1',
+        verification: 'pg-fam:{sig}:verify:h2',
+      },
+    );
+  });
+
+  test('a block, a transmitter patch and a lift each move the version and announce it; a lift of nothing moves nothing', async () => {
+    const store = new RedisSignalStore(link, { prefix: 'pg-fam:', logger: createLogger('silent') });
+    const heard = await listen(keys.channel);
+    try {
+      const record = { id: block.id, type: 'block', block } as const;
+      assert.deepEqual(await store.putBlock(block), { op: 'add', record, version: 1 });
+      await store.patchTransmitter('idp', { stream: 'paused', streamReason: 'ops' });
+      const patched = await store.patchTransmitter('idp', { lastJti: 'set-1' });
+      const transmitter = {
+        id: 'transmitter:idp',
+        type: 'transmitter',
+        name: 'idp',
+        state: { stream: 'paused', streamReason: 'ops', lastJti: 'set-1' },
+      } as const;
+      assert.deepEqual(patched, { op: 'add', record: transmitter, version: 3 }, 'both patches kept');
+      assert.deepEqual(await store.removeBlock(block.id), { op: 'remove', id: block.id, version: 4 });
+      assert.equal(await store.removeBlock(block.id), undefined, 'nothing left to lift');
+      assert.equal(await store.version(), 4);
+      assert.deepEqual(await store.snapshot(), { version: 4, records: [transmitter] });
+      assert.deepEqual(await store.transmitters(), { idp: transmitter.state });
+
+      await waitFor(() => heard.messages.length === 4, { message: 'four messages' });
+      assert.equal(heard.messages[0], `1 ${JSON.stringify({ op: 'add', record })}`);
+      assert.match(heard.messages[2]!, /^3 \{"op":"add","record":\{/);
+      assert.deepEqual(JSON.parse(heard.messages[2]!.slice(2)), { op: 'add', record: transmitter });
+      assert.equal(heard.messages[3], `4 ${JSON.stringify({ op: 'remove', id: block.id })}`);
+    } finally {
+      heard.close();
+      await store.close();
+    }
+  });
+
+  test('an unreadable signal message is logged as one', async () => {
+    const store = new RedisSignalStore(link, { prefix: 'pg-odd:', logger: createLogger('info', logs) });
+    const channel = signalKeys('pg-odd:').channel;
+    const unsubscribe = store.subscribe(() => {});
+    try {
+      await waitFor(async () => ((await inspect.pubsub('NUMSUB', channel)) as [string, number])[1] === 1, {
+        message: 'the subscription',
+      });
+      await inspect.publish(channel, 'not json');
+      await waitFor(() => logs.lines.some((l) => l.msg === 'ignored an unreadable signal message'), {
+        message: 'the warning',
+      });
+    } finally {
+      unsubscribe();
+      await store.close();
+    }
+  });
+
+  test('applied SETs, states and verifications stay store-side: no version, no message', async () => {
+    const store = new RedisSignalStore(link, { prefix: 'pg-fam:', logger: createLogger('silent') });
+    try {
+      const start = await store.version();
+      assert.equal(await store.wasApplied('h1'), false);
+      await store.markApplied('h1', 60_000);
+      assert.equal(await store.wasApplied('h1'), true);
+      assert.ok((await inspect.pttl(keys.applied('h1'))) > 0);
+
+      assert.equal(await store.advance('alice|risk', 20, 'HIGH'), true);
+      assert.equal(await store.advance('alice|risk', 10, 'LOW'), false, 'an older event changes nothing');
+      assert.deepEqual(JSON.parse((await inspect.hget(keys.states, 'alice|risk'))!), {
+        at: 20,
+        value: 'HIGH',
+      });
+
+      await store.expectVerification('idp', 'state-1', 600_000);
+      const verify = keys.verification(verificationKey('idp', 'state-1'));
+      const ttl = await inspect.pttl(verify);
+      assert.ok(ttl > 0 && ttl <= 600_000, `PTTL ${ttl}`);
+      assert.equal(await store.consumeVerification('idp', 'state-1'), true);
+      assert.equal(await store.consumeVerification('idp', 'state-1'), false, 'a state counts once');
+      assert.equal(await store.version(), start);
+    } finally {
       await store.close();
     }
   });
