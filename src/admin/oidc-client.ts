@@ -1,5 +1,5 @@
 import { isSafeKeyUrl, type OidcConfig } from '../config/schema.js';
-import { fetchJson, KeyFetchError } from '../keys/fetch-json.js';
+import { fetchJson, KeyFetchError, readBoundedText } from '../keys/fetch-json.js';
 
 /** What the discovery document says about where to send the browser and the code. */
 export interface OidcEndpoints {
@@ -154,20 +154,10 @@ function endpoint(doc: Record<string, unknown>, name: string): string {
   return value;
 }
 
-async function readBounded(response: Response): Promise<string> {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_BYTES) {
-      await reader.cancel();
-      throw new OidcError(`token endpoint answer larger than ${MAX_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total).toString('utf8');
+function readBounded(response: Response): Promise<string> {
+  return readBoundedText(
+    response,
+    MAX_BYTES,
+    () => new OidcError(`token endpoint answer larger than ${MAX_BYTES} bytes`),
+  );
 }

@@ -58,6 +58,18 @@ async function readLimited(response: Response, maxBytes: number, url: string): P
     await response.body?.cancel();
     throw tooBig();
   }
+  return readBoundedText(response, maxBytes, tooBig);
+}
+
+/**
+ * A response body as UTF-8, read chunk by chunk and given up (the stream cancelled, `tooBig()`
+ * thrown) the moment it passes `maxBytes`: an answer's declared length is not to be believed.
+ */
+export async function readBoundedText(
+  response: Response,
+  maxBytes: number,
+  tooBig: () => Error,
+): Promise<string> {
   if (response.body === null) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
