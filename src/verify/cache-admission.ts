@@ -1,9 +1,5 @@
 import type { CacheAdmissionPolicy } from '../config/schema.js';
 
-// How many characters of the token's end name it: they are its signature's last bytes, which for
-// a token that verified are as good as random (RSA and ECDSA values, EdDSA's S), 96 bits of it.
-const TAIL_CHARS = 16;
-
 /**
  * Which verified tokens enter a cache. Under `first-sighting` every one does; under
  * `second-sighting` a token enters on the second time it is verified, and a small doorkeeper
@@ -11,7 +7,8 @@ const TAIL_CHARS = 16;
  * burst of fresh logins, junk) never churns the cache or leaves its evicted entries behind as
  * old-generation garbage, at the price of one more signature check for a token that returns.
  *
- * The doorkeeper is two fixed tables of 32-bit tags of the token's tail, open addressing: the
+ * The doorkeeper is two fixed tables of 32-bit tags of the token's cache key (tokenKey, the one
+ * hash of its signature's tail the caches use too), open addressing: the
  * current one takes new sightings; when it holds its share it becomes the previous one, and
  * the one before is dropped. A sighting is remembered for at least `entries` later ones, so
  * its memory is bounded whatever the traffic. A tag shared by two tokens (about one chance in
@@ -44,20 +41,17 @@ export class CacheAdmission {
     return this.deferred;
   }
 
-  /** Whether `token`, verified just now, enters the cache; a first sighting is remembered instead. */
-  admit(token: string): boolean {
+  /**
+   * Whether the token with this cache key (tokenKey), verified just now, enters the cache; a first
+   * sighting is remembered instead.
+   */
+  admit(key: number): boolean {
     if (this.policy === 'first-sighting') return true;
-    const n = token.length;
-    let h1 = 0x811c9dc5;
-    let h2 = 0x9747b28c;
-    for (let i = n > TAIL_CHARS ? n - TAIL_CHARS : 0; i < n; i++) {
-      const c = token.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    }
-    h2 ^= h2 >>> 15;
+    // The key's low 32 bits pick the slot; its 21 high bits, mixed with them, make the tag.
+    const h1 = (key % 0x100000000) | 0;
+    const high = Math.floor(key / 0x100000000);
     // 0 marks an empty slot.
-    const tag = h2 | 1;
+    const tag = (Math.imul(high ^ (h1 >>> 16), 0x5bd1e995) ^ h1) | 1;
     if (this.seen(this.current, h1, tag) || this.seen(this.previous, h1, tag)) return true;
     this.remember(h1, tag);
     this.deferred += 1;

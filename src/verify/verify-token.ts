@@ -205,7 +205,7 @@ export class TokenVerifier {
       throw settled.failure;
     }
     const verified = this.verifyFully(token, key, now, mayRefetch);
-    if (this.cache !== undefined && this.admission.admit(token)) this.cache.set(key, verified);
+    if (this.cache !== undefined && this.admission.admit(key)) this.cache.set(key, verified);
     return verified;
   }
 
@@ -254,7 +254,7 @@ export class TokenVerifier {
       if (err instanceof AuthFailure && SETTLED_REASONS.has(err.reason)) {
         // Named before it is cached: every later request with this token gets this very object.
         const failure = nameTheToken(err, header.kid, header.alg, claims);
-        if (this.refusals !== undefined && this.refusalAdmission.admit(token))
+        if (this.refusals !== undefined && this.refusalAdmission.admit(cacheKey))
           this.refusals.set(cacheKey, { token, failure, issuer, key });
         throw failure;
       }

@@ -7,12 +7,14 @@ import { importJwks } from '../../../src/keys/load-jwks.js';
 import { RevocationMirror } from '../../../src/revocation/revocation-mirror.js';
 import { AuthFailure } from '../../../src/verify/auth-failure.js';
 import { CacheAdmission } from '../../../src/verify/cache-admission.js';
+import { tokenKey } from '../../../src/verify/token-key.js';
 import { TokenVerifier } from '../../../src/verify/verify-token.js';
 import { compiledIssuer, ENTERPRISE_ISS } from '../../helpers/compiled-issuer.js';
 import { NOW_MS, NOW_S } from '../../helpers/verified-token.js';
 
-// Distinct tails, as distinct signatures give real tokens.
-const tokenNo = (n: number) => `header.payload.${n.toString(36).padStart(20, 'x')}`;
+// Distinct tails, as distinct signatures give real tokens; admission takes a token's cache key.
+const tokenNo = (n: number) => tokenKey(`header.payload.${n.toString(36).padStart(20, 'x')}`);
+const watched = tokenKey('the.watched.token-0000000000');
 
 describe('CacheAdmission', () => {
   test('second-sighting: a token is admitted the second time it is offered, not the first', () => {
@@ -32,18 +34,14 @@ describe('CacheAdmission', () => {
 
   test('a first sighting is remembered for at least `entries` later ones, and then forgotten', () => {
     const admission = new CacheAdmission('second-sighting', 50);
-    assert.equal(admission.admit('the.watched.token-0000000000'), false);
+    assert.equal(admission.admit(watched), false);
     for (let n = 0; n < 50; n++) assert.equal(admission.admit(tokenNo(n)), false);
-    assert.equal(admission.admit('the.watched.token-0000000000'), true, 'still remembered');
+    assert.equal(admission.admit(watched), true, 'still remembered');
 
     const forgetful = new CacheAdmission('second-sighting', 50);
-    assert.equal(forgetful.admit('the.watched.token-0000000000'), false);
+    assert.equal(forgetful.admit(watched), false);
     for (let n = 0; n < 150; n++) forgetful.admit(tokenNo(n));
-    assert.equal(
-      forgetful.admit('the.watched.token-0000000000'),
-      false,
-      'bounded: forgotten, a first sighting again',
-    );
+    assert.equal(forgetful.admit(watched), false, 'bounded: forgotten, a first sighting again');
   });
 
   test('clear forgets every first sighting', () => {
