@@ -87,6 +87,8 @@ export async function startGateway(configPath: string, options: StartOptions = {
   // First, so that the first key sets' trust events reach the ring and the stream too.
   const observability = createObservability(config, compiled.routes, logger, clock, link?.client);
   const events = observability.events;
+  // Trust and lineage sit below observability: they get the one notice path as a callback.
+  const notice = events.notice.bind(events);
   // Key trust decisions, read before the loaded key sets are screened for new keys (keys.newKeys).
   const trust = new TrustService({
     store: createTrustStore(config.store, link, logger),
@@ -94,7 +96,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     clock,
     resyncMs: config.store.resyncSeconds * 1000,
     issuers: (): Iterable<CompiledIssuer> => runtime.current.compiled.registry.byId.values(),
-    events: (event, message) => events.notice(event, message),
+    events: notice,
   });
   await trust.start();
   compiled.keySets.start(logger, trust);
@@ -113,7 +115,7 @@ export async function startGateway(configPath: string, options: StartOptions = {
     storeConfig: config.store,
     logger,
     clock,
-    events: (event, message) => events.notice(event, message),
+    events: notice,
   });
   await lineage.start();
   // Same kind of store as revocations: memory for one process, Redis for every instance.

@@ -30,21 +30,21 @@ let b: TestGateway;
 const wsUrl = (gw: TestGateway, path: string) => `${gw.url}${path}`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const tunnelEvents = (gw: TestGateway) => gw.logs.lines.filter((l) => l.event === 'tunnel.closed');
+/** The one route these gateways serve: the WebSocket upstream's notification channel. */
+const notifyRoute = () => ({
+  name: 'notify',
+  prefix: '/api/notify',
+  upstream: upstream.url,
+  audience: AUDIENCE,
+  issuers: ['enterprise'],
+});
 
 before(async () => {
   [ring, upstream, redis] = await Promise.all([keyRing(), startWebSocketUpstream(), startRedis()]);
   const dir = tempDir();
   const config = referenceConfig(dir, ring, {
     upstream: upstream.url,
-    routes: [
-      {
-        name: 'notify',
-        prefix: '/api/notify',
-        upstream: upstream.url,
-        audience: AUDIENCE,
-        issuers: ['enterprise'],
-      },
-    ],
+    routes: [notifyRoute()],
     // Skew 0: a tunnel closes at exp itself, which the expiry test waits for.
     issuers: { enterprise: { clockSkewSeconds: 0 } },
     extra: { store: redisStore(redis.url, 'pg-ws:', { resyncSeconds: 60 }) },
@@ -202,15 +202,7 @@ describe('shutdown', () => {
     const dir = tempDir();
     const config = referenceConfig(dir, ring, {
       upstream: upstream.url,
-      routes: [
-        {
-          name: 'notify',
-          prefix: '/api/notify',
-          upstream: upstream.url,
-          audience: AUDIENCE,
-          issuers: ['enterprise'],
-        },
-      ],
+      routes: [notifyRoute()],
     });
     const c = await startTestGateway(config, { dir });
     const token = await sign(ring.enterprise, enterpriseClaims({ jti: 'ws-shutdown' }));
